@@ -1,0 +1,1 @@
+"""Label stage: region, agencies and topics for parsed articles."""

@@ -1,0 +1,227 @@
+"""Every table the pipeline publishes, declared once.
+
+Each column has its Arrow type and a one-line description. The Parquet writer stores the
+descriptions as field metadata; the data dictionary, ``datapackage.json``, ``validate`` and the
+dashboard's labels are all generated from these declarations, so nothing else may restate them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+TIMEZONE = "Asia/Shanghai"
+
+# Closed vocabularies. Kept here (not in label code) because validate and the dashboard check them.
+SOURCE_FORMATS = ("page_text", "plain_text", "court_digest", "html", "jsonl", "json", "csv", "sogou_xml", "warc", "wet")
+SCOPES = ("local", "national", "foreign", "none")
+AGENCY_TYPES = (
+    "court",
+    "procuratorate",
+    "public_security",
+    "justice",
+    "political_legal",
+    "discipline",
+    "party",
+    "government",
+    "congress",
+)
+AGENCY_LEVELS = ("supreme", "high", "intermediate", "basic", "special", "national", "provincial", "prefectural", "county")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: pa.DataType
+    description: str
+    nullable: bool = True
+    # Short human label for the dashboard, in (Chinese, English).
+    label: tuple[str, str] | None = None
+
+    def field(self) -> pa.Field:
+        return pa.field(self.name, self.type, nullable=self.nullable, metadata={"description": self.description})
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...] = ()
+    column_index: dict[str, Column] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "column_index", {c.name: c for c in self.columns})
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([c.field() for c in self.columns], metadata={"table": self.name, "description": self.description})
+
+    def __getitem__(self, name: str) -> Column:
+        return self.column_index[name]
+
+    def from_records(self, records: Sequence[Mapping[str, Any]]) -> pa.Table:
+        """Build a table from dicts; missing keys become nulls, unknown keys are an error."""
+        names = set(self.names)
+        for rec in records:
+            extra = set(rec) - names
+            if extra:
+                raise KeyError(f"{self.name}: unknown columns {sorted(extra)}")
+        arrays = [pa.array([rec.get(c.name) for rec in records], type=c.type) for c in self.columns]
+        return pa.Table.from_arrays(arrays, schema=self.arrow_schema())
+
+    def conform(self, table: pa.Table) -> pa.Table:
+        """Return ``table`` with exactly this schema: column order, types, descriptions.
+
+        Missing nullable columns are filled with nulls; a missing non-nullable column, a column that
+        cannot be cast, or a null in a non-nullable column raises ``SchemaError``.
+        """
+        out = []
+        for col in self.columns:
+            if col.name in table.column_names:
+                arr = table.column(col.name)
+                if arr.type != col.type:
+                    try:
+                        arr = arr.cast(col.type)
+                    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                        raise SchemaError(f"{self.name}.{col.name}: cannot cast {arr.type} to {col.type}: {exc}") from exc
+            elif col.nullable:
+                arr = pa.nulls(table.num_rows, type=col.type)
+            else:
+                raise SchemaError(f"{self.name}: missing required column {col.name}")
+            if not col.nullable and arr.null_count:
+                raise SchemaError(f"{self.name}.{col.name}: {arr.null_count} nulls in a required column")
+            out.append(arr)
+        return pa.Table.from_arrays(out, schema=self.arrow_schema())
+
+    def empty(self) -> pa.Table:
+        return self.arrow_schema().empty_table()
+
+
+class SchemaError(ValueError):
+    pass
+
+
+_STR = pa.string()
+_STRS = pa.list_(pa.string())
+
+EVIDENCE = pa.struct(
+    [
+        pa.field("signal", _STR),  # breadcrumb | outlet | dateline | title | body | url
+        pa.field("surface", _STR),  # the text that fired
+        pa.field("code", _STR),  # GB/T 2260 code it resolved to
+        pa.field("offset", pa.int32()),  # character offset in body (null when not in body)
+    ]
+)
+AGENCY = pa.struct(
+    [
+        pa.field("name", _STR),
+        pa.field("type", _STR),
+        pa.field("level", _STR),
+        pa.field("region_code", _STR),
+        pa.field("mentions", _STRS),
+    ]
+)
+TOPIC_EVIDENCE = pa.struct([pa.field("topic", _STR), pa.field("terms", _STRS), pa.field("score", pa.float32())])
+
+
+ARTICLES = Table(
+    name="articles",
+    description="One row per article read from the input: metadata, cleaned body and region/agency/topic labels.",
+    primary_key=("article_id",),
+    columns=(
+        Column("article_id", _STR, "Stable id: first 16 hex digits of SHA-256 over source_file and source_record.", False, ("文章ID", "Article id")),
+        Column("source_file", _STR, "Path of the input file relative to --input, POSIX separators.", False, ("源文件", "Source file")),
+        Column("source_record", _STR, "Record index or WARC record id inside a multi-record file; null for one-article files.", True, ("记录", "Record")),
+        Column("source_format", _STR, "Reader that produced the row: " + ", ".join(SOURCE_FORMATS) + ".", False, ("格式", "Format")),
+        Column("content_hash", _STR, "SHA-256 (hex, 32 digits) of the normalised title and body; equal hashes mean identical stories.", False, ("内容哈希", "Content hash")),
+        Column("url", _STR, "Canonical URL of the page when known.", True, ("链接", "URL")),
+        Column("site", _STR, "Host site the page was scraped from, without www./m. (e.g. yybnet.net).", True, ("网站", "Site")),
+        Column("outlet", _STR, "Original publisher named by the page (e.g. 兰州日报), distinct from the host site.", True, ("媒体", "Outlet")),
+        Column("title", _STR, "Headline, NFKC-normalised.", True, ("标题", "Title")),
+        Column("published_at", pa.timestamp("s", tz=TIMEZONE), "Publication time in Asia/Shanghai; midnight when only the date is known; null when unknown.", True, ("发布时间", "Published")),
+        Column("published_at_source", _STR, "Signal that gave published_at: source_line, date_line, meta, record_field, url_path, body, warc_date.", True, ("时间来源", "Date source")),
+        Column("breadcrumb", _STRS, "Site breadcrumb trail without the site root and the final 正文 (e.g. [甘肃, 兰州市, 兰州新闻]).", True, ("面包屑", "Breadcrumb")),
+        Column("byline", _STRS, "Reporters named in the byline.", True, ("记者", "Byline")),
+        Column("body", _STR, "The story alone: navigation, breadcrumbs, recommendations, comments, sidebars and footers removed.", True, ("正文", "Body")),
+        Column("body_chars", pa.int32(), "Number of characters in body.", False, ("字数", "Characters")),
+        Column("flags", _STRS, "Quality flags: empty_body (title only), no_title, no_date, truncated, mojibake.", True, ("标记", "Flags")),
+        Column("duplicate_of", _STR, "article_id of the first-seen copy when this row is an exact or near duplicate; null for originals.", True, ("重复于", "Duplicate of")),
+        Column("scope", _STR, "Geographic scope of the story: local, national, foreign or none.", True, ("范围", "Scope")),
+        Column("province_code", _STR, "GB/T 2260 code of the province the story is about (e.g. 620000).", True, ("省代码", "Province code")),
+        Column("prefecture_code", _STR, "GB/T 2260 code of the prefecture the story is about (e.g. 620100); null if not supported by evidence.", True, ("市代码", "Prefecture code")),
+        Column("county_code", _STR, "GB/T 2260 code of the county the story is about (e.g. 620102); null if not supported by evidence.", True, ("县代码", "County code")),
+        Column("province", _STR, "Full name of the province (e.g. 甘肃省).", True, ("省", "Province")),
+        Column("prefecture", _STR, "Full name of the prefecture (e.g. 兰州市).", True, ("市", "Prefecture")),
+        Column("county", _STR, "Full name of the county (e.g. 城关区).", True, ("县", "County")),
+        Column("region_confidence", pa.float32(), "Confidence in the region, 0-1.", True, ("地区置信度", "Region confidence")),
+        Column("region_evidence", pa.list_(EVIDENCE), "Signals that decided the region: signal, surface text, code, body offset.", True, ("地区依据", "Region evidence")),
+        Column("agencies", pa.list_(AGENCY), "Agencies named in the body, canonicalised: name, type, level, region_code, surface mentions.", True, ("机构", "Agencies")),
+        Column("topics", _STRS, "Topic ids from the taxonomy (multi-label).", True, ("主题", "Topics")),
+        Column("topic_evidence", pa.list_(TOPIC_EVIDENCE), "Per topic, the taxonomy terms that fired and the score.", True, ("主题依据", "Topic evidence")),
+    ),
+)
+
+REJECTS = Table(
+    name="rejects",
+    description="One row per input file or record that produced no article, with the reason.",
+    primary_key=("source_file", "source_record"),
+    columns=(
+        Column("source_file", _STR, "Path of the input file relative to --input, POSIX separators.", False, ("源文件", "Source file")),
+        Column("source_record", _STR, "Record index or WARC record id inside a multi-record file; null when the whole file is rejected.", True, ("记录", "Record")),
+        Column("source_format", _STR, "Reader that was tried, when one was chosen.", True, ("格式", "Format")),
+        Column("reason", _STR, "Reject reason code (see pipelines.read.errors.REASONS).", False, ("原因", "Reason")),
+        Column("detail", _STR, "Human-readable detail: what was wrong and where.", True, ("详情", "Detail")),
+        Column("size_bytes", pa.int64(), "Size of the file (or record) in bytes.", True, ("字节", "Bytes")),
+    ),
+)
+
+AGENCY_MENTIONS = Table(
+    name="agency_mentions",
+    description="One row per agency mention in an article body (long form of articles.agencies).",
+    primary_key=("article_id", "offset"),
+    columns=(
+        Column("article_id", _STR, "Article the mention is in.", False, ("文章ID", "Article id")),
+        Column("name", _STR, "Canonical agency name (e.g. 兰州市中级人民法院).", False, ("机构", "Agency")),
+        Column("type", _STR, "Agency type: " + ", ".join(AGENCY_TYPES) + ".", False, ("类型", "Type")),
+        Column("level", _STR, "Agency level: " + ", ".join(AGENCY_LEVELS) + ".", True, ("级别", "Level")),
+        Column("region_code", _STR, "GB/T 2260 code of the jurisdiction; 000000 for national organs.", True, ("辖区代码", "Jurisdiction code")),
+        Column("surface", _STR, "Text as written in the body (e.g. 兰州中院).", False, ("原文", "Surface form")),
+        Column("offset", pa.int32(), "Character offset of the mention in the body.", False, ("位置", "Offset")),
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (ARTICLES, REJECTS, AGENCY_MENTIONS)}
+
+# Columns the label stage owns; the parse stage leaves them null.
+LABEL_COLUMNS = (
+    "scope",
+    "province_code",
+    "prefecture_code",
+    "county_code",
+    "province",
+    "prefecture",
+    "county",
+    "region_confidence",
+    "region_evidence",
+    "agencies",
+    "topics",
+    "topic_evidence",
+)
+PARSED_COLUMNS = tuple(n for n in ARTICLES.names if n not in LABEL_COLUMNS and n != "duplicate_of")
+
+
+def describe(tables: Iterable[Table] = TABLES.values()) -> str:
+    """Markdown data dictionary for the given tables."""
+    lines: list[str] = []
+    for t in tables:
+        lines += [f"### `{t.name}`", "", t.description, "", "| column | type | description |", "|---|---|---|"]
+        lines += [f"| `{c.name}` | `{c.type}` | {c.description} |" for c in t.columns]
+        lines.append("")
+    return "\n".join(lines)
