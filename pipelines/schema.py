@@ -152,6 +152,7 @@ ARTICLES = Table(
         Column("body", _STR, "The story alone: navigation, breadcrumbs, recommendations, comments, sidebars and footers removed.", True, ("正文", "Body")),
         Column("body_chars", pa.int32(), "Number of characters in body.", False, ("字数", "Characters")),
         Column("flags", _STRS, "Quality flags: empty_body (title only), no_title, no_date, truncated, mojibake.", True, ("标记", "Flags")),
+        Column("simhash", pa.int64(), "64-bit SimHash of the body's character 4-grams (signed); near-duplicates differ in few bits.", True, ("指纹", "SimHash")),
         Column("duplicate_of", _STR, "article_id of the first-seen copy when this row is an exact or near duplicate; null for originals.", True, ("重复于", "Duplicate of")),
         Column("scope", _STR, "Geographic scope of the story: local, national, foreign or none.", True, ("范围", "Scope")),
         Column("province_code", _STR, "GB/T 2260 code of the province the story is about (e.g. 620000).", True, ("省代码", "Province code")),
@@ -215,6 +216,12 @@ LABEL_COLUMNS = (
     "topic_evidence",
 )
 PARSED_COLUMNS = tuple(n for n in ARTICLES.names if n not in LABEL_COLUMNS and n != "duplicate_of")
+PARSED = Table(
+    name="parsed",
+    description="Internal stage table: articles before labelling (kept so a new gazetteer or taxonomy relabels without re-reading inputs).",
+    primary_key=("article_id",),
+    columns=tuple(ARTICLES[n] for n in PARSED_COLUMNS),
+)
 
 
 def describe(tables: Iterable[Table] = TABLES.values()) -> str:

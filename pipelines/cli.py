@@ -1,0 +1,150 @@
+"""Command line: ``python -m pipelines build|relabel|validate|evaluate``.
+
+Every failure is one line on stderr (what, where, what to do) and a documented exit code;
+``--verbose`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from pipelines import __version__
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1  # validate/evaluate found problems
+EXIT_USAGE = 2  # bad arguments
+EXIT_INPUT = 3  # input folder missing or unreadable
+EXIT_OUTPUT = 4  # dataset folder unwritable, locked, or broken
+EXIT_INTERRUPTED = 130
+
+
+def _size(text: str) -> int:
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    t = text.strip().lower().rstrip("b")
+    try:
+        return int(float(t[:-1]) * units[t[-1]]) if t and t[-1] in units else int(t)
+    except (ValueError, IndexError):
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (use bytes or 10M, 2G)") from None
+
+
+def _add_build_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", type=Path, default=Path("dataset"), help="dataset folder to write (default: dataset)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes to use (default: all cores)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-wait", action="store_true", help="exit instead of waiting when another build holds the lock")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipelines", description="Build a Parquet dataset of Chinese local news from scraped files.")
+    parser.add_argument("--version", action="version", version=f"pipelines {__version__}")
+    parser.add_argument("--verbose", action="store_true", help="print tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="read new or changed files under --input and publish the dataset")
+    b.add_argument("--input", type=Path, required=True, help="folder of scraped files (walked recursively)")
+    _add_build_args(b)
+    b.add_argument("--prune", action="store_true", help="drop rows of files no longer in --input")
+    b.add_argument("--max-file-bytes", type=_size, default="256M", help="reject files larger than this (default 256M)")
+    b.add_argument("--max-decompressed-bytes", type=_size, default="1G", help="gzip/WARC inflate limit per file (default 1G)")
+    b.add_argument("--max-records-per-file", type=int, default=1_000_000, help="records read from one file (default 1000000)")
+    b.add_argument("--file-time-budget", type=float, default=120.0, help="seconds allowed per file (default 120; 0 = none)")
+    b.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help="print tracebacks on errors")
+
+    r = sub.add_parser("relabel", help="recompute labels of the published articles without re-reading inputs")
+    _add_build_args(r)
+    r.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS)
+
+    v = sub.add_parser("validate", help="check a dataset: types, keys, codes, topic ids, accounting")
+    v.add_argument("--dataset", type=Path, default=Path("dataset"))
+    v.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS)
+
+    e = sub.add_parser("evaluate", help="score the labels on the hand-labelled evaluation set")
+    e.add_argument("--eval-dir", type=Path, default=Path(__file__).resolve().parent.parent / "eval")
+    e.add_argument("--write", action="store_true", help="also write eval/RESULTS.md")
+    e.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        print("interrupted: the published dataset is unchanged; rerun build to finish", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the one place that turns errors into one line
+        from pipelines.publish.store import StoreError
+
+        if getattr(args, "verbose", False):
+            traceback.print_exc()
+        code = EXIT_OUTPUT if isinstance(exc, (StoreError, OSError)) else 1
+        if isinstance(exc, StoreError) and "input folder" in str(exc):
+            code = EXIT_INPUT
+        hint = "" if getattr(args, "verbose", False) else " (rerun with --verbose for the traceback)"
+        print(f"error: {exc}{hint}", file=sys.stderr)
+        return code
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command in ("build", "relabel"):
+        from pipelines.build import BuildOptions, run_build
+        from pipelines.read.limits import Limits
+
+        if args.command == "build":
+            if not args.input.exists():
+                print(f"error: input folder {args.input} does not exist; pass --input DIR with your scraped files", file=sys.stderr)
+                return EXIT_INPUT
+            if not args.input.is_dir():
+                print(f"error: --input {args.input} is a file, not a folder; put it in a folder and pass that", file=sys.stderr)
+                return EXIT_INPUT
+            if not os.access(args.input, os.R_OK | os.X_OK):
+                print(f"error: input folder {args.input} is not readable; check its permissions", file=sys.stderr)
+                return EXIT_INPUT
+            limits = Limits(args.max_file_bytes, args.max_decompressed_bytes, args.max_records_per_file, args.file_time_budget)
+            input_dir = args.input
+        else:
+            from pipelines.publish.store import Store
+
+            if Store(args.dataset).current() is None:
+                print(f"error: no published dataset in {args.dataset}; run build --input DIR --dataset {args.dataset} first", file=sys.stderr)
+                return EXIT_OUTPUT
+            input_dir = Path(".")
+            limits = Limits()
+        if args.workers < 1:
+            print("error: --workers must be at least 1", file=sys.stderr)
+            return EXIT_USAGE
+        opts = BuildOptions(
+            input=input_dir,
+            dataset=args.dataset,
+            workers=args.workers,
+            limits=limits,
+            prune=getattr(args, "prune", False),
+            progress=not args.no_progress and sys.stderr.isatty(),
+            wait_for_lock=not args.no_wait,
+            relabel_only=args.command == "relabel",
+        )
+        summary = run_build(opts)
+        for line in summary.lines():
+            print(line)
+        return EXIT_OK
+    if args.command == "validate":
+        from pipelines.validate import validate_dataset
+
+        problems = validate_dataset(args.dataset)
+        if problems:
+            print(f"{len(problems)} problem(s) in {args.dataset}:")
+            for p in problems:
+                print(f"  - {p}")
+            return EXIT_PROBLEMS
+        print(f"ok: {args.dataset} is valid")
+        return EXIT_OK
+    if args.command == "evaluate":
+        from pipelines.evaluate import run_evaluation
+
+        return run_evaluation(args.eval_dir, write=args.write)
+    return EXIT_USAGE

@@ -1,0 +1,91 @@
+"""Exact and near-duplicate detection: SimHash over character 4-grams, banded index.
+
+A reprint with small edits (a changed dateline, a dropped paragraph) keeps most 4-grams, so its
+64-bit SimHash differs from the original's in a few bits. Two bodies are near-duplicates when
+their hashes differ in at most ``NEAR_BITS`` bits and both have at least ``MIN_CHARS`` characters
+(short texts collide too easily). Threshold chosen on reprints built from the corpus (tests/test_dedupe.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+import numpy as np
+
+NEAR_BITS = 3
+MIN_CHARS = 200
+_SHINGLE = 4
+_BANDS = NEAR_BITS + 1  # pigeonhole: hashes within NEAR_BITS bits share at least one 16-bit band
+
+
+def simhash(text: str) -> int:
+    """Signed 64-bit SimHash of ``text``'s character 4-grams (whitespace ignored)."""
+    s = "".join(text.split())
+    if not s:
+        return 0
+    cps = np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if len(cps) < _SHINGLE:
+        cps = np.concatenate([cps, np.zeros(_SHINGLE - len(cps), dtype=np.uint64)])
+    # polynomial rolling key of each 4-gram, then a 64-bit mix (splitmix64) so bits are uniform
+    with np.errstate(over="ignore"):
+        key = np.zeros(len(cps) - _SHINGLE + 1, dtype=np.uint64)
+        for i in range(_SHINGLE):
+            key = key * np.uint64(0x100000001B3) + cps[i : len(cps) - _SHINGLE + 1 + i]
+        z = key + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    # little-endian byte view → 64 bit columns, bit i of the hash in column i
+    bits = np.unpackbits(z.astype("<u8").view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
+    votes = bits.sum(axis=0, dtype=np.int64) * 2 - len(z)
+    value = int(np.packbits((votes > 0).astype(np.uint8), bitorder="little").view("<u8")[0])
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+def hamming(a: int, b: int) -> int:
+    return ((a ^ b) & 0xFFFFFFFFFFFFFFFF).bit_count()
+
+
+class DuplicateIndex:
+    """First-seen index of content hashes and SimHashes; feed articles in ingest order."""
+
+    def __init__(self) -> None:
+        self.by_hash: dict[str, str] = {}
+        self.bands: list[dict[int, list[tuple[int, str]]]] = [{} for _ in range(_BANDS)]
+
+    @staticmethod
+    def _band_keys(h: int) -> list[int]:
+        u = h & 0xFFFFFFFFFFFFFFFF
+        return [(u >> (16 * i)) & 0xFFFF for i in range(_BANDS)]
+
+    def add(self, article_id: str, content_hash: str, sim: int | None, chars: int) -> str | None:
+        """Register an article; return the article_id it duplicates, or None if it is first."""
+        if (first := self.by_hash.get(content_hash)) is not None:
+            return first
+        self.by_hash[content_hash] = article_id
+        if sim is None or chars < MIN_CHARS:
+            return None
+        best: tuple[int, str] | None = None
+        for band, key in zip(self.bands, self._band_keys(sim), strict=True):
+            for other_sim, other_id in band.get(key, ()):
+                d = hamming(sim, other_sim)
+                if d <= NEAR_BITS and (best is None or d < best[0]):
+                    best = (d, other_id)
+        if best is not None:
+            return best[1]
+        for band, key in zip(self.bands, self._band_keys(sim), strict=True):
+            band.setdefault(key, []).append((sim, article_id))
+        return None
+
+    def extend(self, rows: Iterable[tuple[str, str, int | None, int, str | None]]) -> None:
+        """Load already-published rows (id, hash, simhash, chars, duplicate_of); originals only are indexed."""
+        for aid, chash, sim, chars, dup in rows:
+            if dup is None:
+                self.add(aid, chash, sim, chars)
+            else:
+                self.by_hash.setdefault(chash, dup)
+
+
+def stable_digest(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:16]

@@ -1,0 +1,1 @@
+"""Parse stage: turn decoded text of one record into article fields."""

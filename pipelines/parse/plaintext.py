@@ -1,0 +1,136 @@
+"""Plain-text articles: a leading date line (CEC corpus), bare bodies, and court case digests."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pipelines.parse.common import finish_body, find_url, site_of
+from pipelines.parse.dates import find_date, parse_date_line
+from pipelines.parse.text import clean_line, normalise_body, normalise_title, squeeze_cjk_spaces
+
+_SOURCE_IN_LINE = re.compile(r"(?:来源|来自)\s*[:：]\s*(?P<outlet>[^\s\d][^\s]{0,20})")
+_BEFORE_PUBTIME = re.compile(r"^(?P<outlet>[^\s:：]{2,20})\s*(?:发布时间|发表时间|时间)\s*[:：]")
+_WEEKDAY = re.compile(r"^(?:星期|周)[一二三四五六日天]$")
+# a URL in (full-width) parentheses closing the body: "…（https://m.yybnet.net/chengdu/…）"
+_TRAILING_URL = re.compile(r"[（(]\s*(https?://[^\s)）]+)\s*[)）]\s*$")
+
+
+def _date_line(line: str) -> tuple[Any, str | None] | None:
+    """If ``line`` is a date line, return (datetime, outlet named on it)."""
+    dt = parse_date_line(line)
+    outlet = None
+    if dt is None:
+        m = _BEFORE_PUBTIME.match(line)
+        if not m:
+            return None
+        dt, _ = find_date(line)
+        if dt is None:
+            return None
+        outlet = m.group("outlet")
+    m = _SOURCE_IN_LINE.search(line)
+    if m:
+        outlet = m.group("outlet")
+    elif outlet is None:
+        _, matched = find_date(line)
+        tail = line.split(matched, 1)[1].strip() if matched and matched in line else ""
+        tail = tail.strip("　 ")
+        # '2014-04-18 10:24环球网': a short name after the date is the outlet
+        if tail and len(tail) <= 12 and not _WEEKDAY.match(tail) and not re.search(r"[\d左右许前后]", tail):
+            outlet = tail
+    return dt, outlet
+
+
+def parse_plain_text(text: str) -> dict[str, Any]:
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    rec: dict[str, Any] = {}
+    first = next((i for i, ln in enumerate(lines) if clean_line(ln)), None)
+    if first is not None:
+        found = _date_line(clean_line(lines[first]))
+        if found is not None:
+            rec["published_at"], rec["outlet"] = found
+            rec["published_at_source"] = "date_line"
+            lines = lines[first + 1 :]
+    # the URL a scraper appended to the body
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].strip():
+            m = _TRAILING_URL.search(clean_line(lines[i]))
+            if m:
+                rec["url"] = m.group(1)
+                rec["site"] = site_of(m.group(1))
+                lines[i] = _TRAILING_URL.sub("", clean_line(lines[i]))
+            break
+    if "url" not in rec and len(lines) and (url := find_url("\n".join(lines[-3:]))):
+        rec["url"] = url
+        rec["site"] = site_of(url)
+    body, byline = finish_body(lines)
+    rec["body"] = body
+    rec["byline"] = byline
+    return rec
+
+
+# --- court case digests (人民法院案例库), extracted from PDF with hard line wraps -----------------
+
+DIGEST_SECTIONS = ("关键词", "基本案情", "裁判理由", "裁判要旨", "关联索引", "裁判结果", "法律问题", "典型意义")
+_PAGE_NUMBER = re.compile(r"^\d{1,4}$")
+_CASE_ID = re.compile(r"^\d{4}-\d{1,3}-\d-\d{3}-\d{3}$")
+_SENTENCE_END = ("。", "!", "?", "；", ";", "：", ":", "”", "」", "』")
+
+
+def looks_like_digest(lines: list[str]) -> bool:
+    heads = {clean_line(ln) for ln in lines[:40]}
+    return "关键词" in heads and bool(heads & {"基本案情", "裁判理由", "裁判要旨"})
+
+
+def _unwrap(lines: list[str]) -> list[str]:
+    """Join hard-wrapped lines into paragraphs: a line ends a paragraph only after 。！？ etc."""
+    paras: list[str] = []
+    buf = ""
+    for ln in lines:
+        ln = clean_line(ln)
+        if not ln:
+            continue
+        buf = f"{buf} {ln}" if buf else ln
+        if ln.endswith(_SENTENCE_END):
+            paras.append(squeeze_cjk_spaces(buf))
+            buf = ""
+    if buf:
+        paras.append(squeeze_cjk_spaces(buf))
+    return paras
+
+
+def parse_court_digest(text: str) -> dict[str, Any]:
+    raw = [clean_line(ln) for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    lines = [ln for ln in raw if not _PAGE_NUMBER.match(ln) and not _CASE_ID.match(ln)]
+    # a slice may end with the header of the next digest ("【 】…"); it belongs to another case
+    starts = [i for i, ln in enumerate(lines) if ln.startswith("【")]
+    if len(starts) > 1:
+        lines = lines[: starts[1]]
+    try:
+        kw = lines.index("关键词")
+    except ValueError:
+        kw = 0
+    header = " ".join(ln for ln in lines[:kw] if ln not in ("——", "—"))
+    header = re.sub(r"^【\s*】\s*", "", header).strip()
+    header = header.replace("——", " ")
+    m = re.match(r"^(?P<case>.+?案)\s+(?P<sub>.+)$", header)
+    case, sub = (m.group("case"), m.group("sub")) if m else (header, "")
+    title = normalise_title(squeeze_cjk_spaces(case))
+    paras: list[str] = [squeeze_cjk_spaces(sub)] if sub else []
+    section: list[str] = []
+    for ln in lines[kw:]:
+        if ln in DIGEST_SECTIONS:
+            paras += _unwrap(section)
+            section = []
+            paras.append(ln)
+        else:
+            section.append(ln)
+    paras += _unwrap(section)
+    return {"title": title, "body": normalise_body("\n\n".join(paras)), "byline": []}
+
+
+def parse_undated_lines(text: str) -> str:
+    return normalise_body(text)
+
+
+__all__ = ["parse_plain_text", "parse_court_digest", "looks_like_digest", "find_url"]

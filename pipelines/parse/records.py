@@ -1,0 +1,94 @@
+"""Structured records (JSON, JSON Lines, CSV, SogouCS <doc>) → article fields, via a data file of key aliases."""
+
+from __future__ import annotations
+
+import csv
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pipelines.parse.common import finish_body, site_of
+from pipelines.parse.dates import date_from_url, parse_any
+from pipelines.parse.text import clean_line, normalise_title
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+@lru_cache(maxsize=1)
+def field_aliases() -> dict[str, tuple[str, ...]]:
+    with open(DATA_DIR / "record_fields.toml", "rb") as fh:
+        raw = tomllib.load(fh)
+    return {k: tuple(a.lower() for a in v) for k, v in raw.items()}
+
+
+@lru_cache(maxsize=1)
+def site_outlets() -> dict[str, str]:
+    with open(DATA_DIR / "sites.csv", encoding="utf-8", newline="") as fh:
+        return {row["site"].strip(): row["outlet"].strip() for row in csv.DictReader(fh) if row.get("outlet", "").strip()}
+
+
+def outlet_for_site(site: str | None) -> str | None:
+    """Default outlet of a host: exact host first, then its parent domains."""
+    if not site:
+        return None
+    table = site_outlets()
+    parts = site.split(".")
+    for i in range(len(parts) - 1):
+        if (hit := table.get(".".join(parts[i:]))) is not None:
+            return hit
+    return None
+
+
+class RecordError(ValueError):
+    """A record that cannot become an article (wrong types, no text)."""
+
+
+def _pick(record: dict[str, Any], field: str) -> Any:
+    lowered = {str(k).lower(): v for k, v in record.items()}
+    for key in field_aliases().get(field, ()):
+        value = lowered.get(key)
+        if value not in (None, "", [], {}):
+            return value
+    return None
+
+
+def _as_text(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "\n".join(value)
+    raise RecordError(f"field {field!r} has type {type(value).__name__}, expected text")
+
+
+def parse_record(record: Any) -> dict[str, Any]:
+    if not isinstance(record, dict):
+        raise RecordError(f"record is a JSON {type(record).__name__}, expected an object")
+    title = _as_text(_pick(record, "title"), "title")
+    body_raw = _as_text(_pick(record, "body"), "body") or ""
+    url = _as_text(_pick(record, "url"), "url")
+    rec: dict[str, Any] = {"title": normalise_title(title), "url": url.strip() if url else None}
+    rec["site"] = clean_line(_as_text(_pick(record, "site"), "site") or "") or site_of(url)
+    outlet = _as_text(_pick(record, "outlet"), "outlet")
+    rec["outlet"] = clean_line(outlet) if outlet else outlet_for_site(rec["site"])
+    dt = parse_any(_pick(record, "date"))
+    source = "record_field"
+    if dt is None and (dt := date_from_url(url)) is not None:
+        source = "url_path"
+    rec["published_at"] = dt
+    rec["published_at_source"] = source if dt is not None else None
+    body, byline = finish_body(body_raw.split("\n"))
+    author = _pick(record, "byline")
+    if isinstance(author, list):
+        byline = [clean_line(a) for a in author if isinstance(a, str) and clean_line(a)] or byline
+    elif isinstance(author, str) and clean_line(author):
+        byline = [clean_line(a) for a in author.replace("、", " ").replace(",", " ").split() if clean_line(a)] or byline
+    rec["body"] = body
+    rec["byline"] = byline
+    if not rec["title"] and not body:
+        raise RecordError("record has neither a title nor a body")
+    return rec

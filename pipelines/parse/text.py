@@ -1,0 +1,73 @@
+"""Careful normalisation of Chinese text.
+
+NFKC folds full-width digits, Latin letters and punctuation (２０１２ → 2012, ：→ :) and the
+ideographic space, but leaves CJK ideographs and 【】“”、。 alone, so it never strips non-ASCII.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# PDF extraction puts spaces between CJK and digits ("2020 年 11 月"); they carry no meaning.
+_SPACE_NEXT_TO_CJK = re.compile(rf"(?<=[{_CJK}，。、；：（）《》“”])[ \t]+|[ \t]+(?=[{_CJK}，。、；：（）《》“”])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
+_BLANKS = re.compile(r"[ \t\xa0\u3000]+")
+_MANY_NEWLINES = re.compile(r"\n{3,}")
+
+
+def nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+def clean_line(line: str) -> str:
+    """NFKC, drop control characters, collapse runs of blanks, strip."""
+    return _BLANKS.sub(" ", _CONTROL.sub("", nfkc(line))).strip()
+
+
+def squeeze_cjk_spaces(text: str) -> str:
+    return _SPACE_NEXT_TO_CJK.sub("", text)
+
+
+def normalise_body(text: str) -> str:
+    """Normalise a body: NFKC per line, paragraphs separated by one blank line."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = [clean_line(line) for line in text.split("\n")]
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for line in lines:
+        if line:
+            current.append(line)
+        elif current:
+            paragraphs.append("\n".join(current))
+            current = []
+    if current:
+        paragraphs.append("\n".join(current))
+    return _MANY_NEWLINES.sub("\n\n", "\n\n".join(paragraphs)).strip()
+
+
+def normalise_title(text: str | None) -> str | None:
+    if text is None:
+        return None
+    title = clean_line(text.replace("\n", " "))
+    return title or None
+
+
+def content_hash(title: str | None, body: str | None) -> str:
+    """Hash of the story text with all whitespace removed, so re-wrapped copies hash equal."""
+    key = re.sub(r"\s+", "", (title or "") + "\x1f" + (body or ""))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def article_id(source_file: str, source_record: str | None) -> str:
+    key = source_file + "\x00" + (source_record or "")
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def cjk_ratio(text: str) -> float:
+    if not text:
+        return 0.0
+    n = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
+    return n / len(text)

@@ -1,0 +1,104 @@
+"""Self-documentation generated from the one schema: datapackage.json and the dataset card."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from pipelines.read.errors import REASONS
+from pipelines.schema import TABLES, Table, describe
+
+CARD_TEMPLATE = Path(__file__).resolve().parent / "card_template.md"
+
+
+def frictionless_type(t: pa.DataType) -> str:
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "string"
+    if pa.types.is_integer(t):
+        return "integer"
+    if pa.types.is_floating(t):
+        return "number"
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if pa.types.is_timestamp(t):
+        return "datetime"
+    if pa.types.is_date(t):
+        return "date"
+    if pa.types.is_list(t) or pa.types.is_struct(t):
+        return "array" if pa.types.is_list(t) else "object"
+    return "any"
+
+
+def table_schema(table: Table) -> dict[str, Any]:
+    fields = []
+    for c in table.columns:
+        f: dict[str, Any] = {"name": c.name, "type": frictionless_type(c.type), "description": c.description, "arrowType": str(c.type)}
+        if not c.nullable:
+            f["constraints"] = {"required": True}
+        fields.append(f)
+    schema: dict[str, Any] = {"fields": fields}
+    if table.primary_key:
+        schema["primaryKey"] = list(table.primary_key)
+    return schema
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def datapackage(snapshot: Path, run: dict[str, Any]) -> dict[str, Any]:
+    resources = []
+    for name, table in TABLES.items():
+        files = sorted((snapshot / name).glob("*.parquet"))
+        resources.append(
+            {
+                "name": name,
+                "description": table.description,
+                "path": [f"{name}/{f.name}" for f in files],
+                "format": "parquet",
+                "mediatype": "application/vnd.apache.parquet",
+                "bytes": sum(f.stat().st_size for f in files),
+                "files": [{"path": f"{name}/{f.name}", "bytes": f.stat().st_size, "hash": "sha256:" + _sha256(f)} for f in files],
+                "schema": table_schema(table),
+            }
+        )
+    for f in sorted((snapshot / "aggregates").glob("*.parquet")):
+        resources.append({"name": f"aggregates_{f.stem}", "path": f"aggregates/{f.name}", "format": "parquet", "bytes": f.stat().st_size, "hash": "sha256:" + _sha256(f)})
+    return {
+        "profile": "data-package",
+        "name": "gansu-local-news",
+        "title": "Chinese local news on courts and government (Gansu first)",
+        "version": run.get("pipeline_version"),
+        "created": run.get("finished_at"),
+        "licenses": [{"name": "see-sources", "title": "Each source's licence; see README.md (Sources and licences)"}],
+        "resources": resources,
+    }
+
+
+def data_dictionary() -> str:
+    return describe(TABLES.values())
+
+
+def reject_reasons_table() -> str:
+    return "\n".join(["| reason | meaning |", "|---|---|", *(f"| `{k}` | {v} |" for k, v in REASONS.items())])
+
+
+def dataset_card(run: dict[str, Any], extra: dict[str, str] | None = None) -> str:
+    template = CARD_TEMPLATE.read_text(encoding="utf-8")
+    values = {
+        "data_dictionary": data_dictionary(),
+        "reject_reasons": reject_reasons_table(),
+        "run_manifest": "```json\n" + json.dumps(run, ensure_ascii=False, indent=2, default=str) + "\n```",
+        **(extra or {}),
+    }
+    for key, value in values.items():
+        template = template.replace("{{" + key + "}}", value)
+    return template

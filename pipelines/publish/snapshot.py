@@ -1,0 +1,62 @@
+"""Assemble a new snapshot from the live parts, document it, and swap it in."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from pipelines.publish.aggregates import build_aggregates
+from pipelines.publish.docs import datapackage, dataset_card
+from pipelines.publish.store import Store
+
+EVAL_RESULTS = Path(__file__).resolve().parents[2] / "eval" / "RESULTS.md"
+
+
+def publish_snapshot(store: Store, *, inputs: dict[str, dict[str, Any]], inputs_schema: pa.Schema, label_hash: str, run_info: dict[str, Any]) -> Path:
+    from pipelines.label.stage import label_data_files
+
+    snap = store.new_snapshot()
+    part_ids = sorted({r["part_id"] for r in inputs.values() if r["part_id"]})
+    keep: set[str] = set()
+    for pid in part_ids:
+        for src_name, dest in (
+            (f"{pid}.{label_hash}.articles.parquet", snap / "articles" / f"part-{pid}.parquet"),
+            (f"{pid}.{label_hash}.mentions.parquet", snap / "agency_mentions" / f"part-{pid}.parquet"),
+        ):
+            store.link_into(store.published / src_name, dest)
+            keep.add(src_name)
+        store.link_into(store.parts / f"{pid}.rejects.parquet", snap / "rejects" / f"part-{pid}.parquet")
+        for kind in ("parsed", "rejects", "dups"):
+            keep.add(f"{pid}.{kind}.parquet")
+    for name in ("articles", "agency_mentions", "rejects"):
+        (snap / name).mkdir(exist_ok=True)
+    rows = sorted(inputs.values(), key=lambda r: r["source_file"])
+    Store.write_table(pa.Table.from_pylist(rows, schema=inputs_schema), snap / "inputs.parquet")
+    build_aggregates(snap)
+    run = {
+        **run_info,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "label_hash": label_hash,
+        "label_data": {p.name: _sha(p) for p in label_data_files()},
+        "inputs": len(rows),
+        "articles": sum(r["articles"] or 0 for r in rows),
+        "rejects": sum(r["rejects"] or 0 for r in rows),
+        "parts": len(part_ids),
+    }
+    (snap / "manifest.json").write_text(json.dumps(run, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+    evaluation = EVAL_RESULTS.read_text(encoding="utf-8") if EVAL_RESULTS.exists() else "## Accuracy\nNot measured for this build."
+    (snap / "README.md").write_text(dataset_card(run, {"evaluation": evaluation}), encoding="utf-8")
+    (snap / "datapackage.json").write_text(json.dumps(datapackage(snap, run), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    store.swap(snap)
+    store.collect_garbage(keep)
+    return snap
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]

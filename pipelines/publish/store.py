@@ -1,0 +1,168 @@
+"""The dataset folder: immutable parts under .store, snapshots of them, and one atomic swap.
+
+Layout::
+
+    <dataset>/articles        -> .store/current/articles        (fixed links, made once)
+    <dataset>/rejects         -> .store/current/rejects
+    <dataset>/agency_mentions -> .store/current/agency_mentions
+    <dataset>/aggregates      -> .store/current/aggregates
+    <dataset>/datapackage.json, README.md, manifest.json -> .store/current/...
+    <dataset>/.store/current  -> snapshots/<id>                (swapped with os.replace: atomic)
+    <dataset>/.store/parts/    parsed, rejects and dups parts, one set per input batch
+    <dataset>/.store/published/ labelled article and mention parts, keyed by part and label hash
+    <dataset>/.store/lock       flock'd for the whole build: builds never interleave
+
+Readers follow ``current`` and so see either the old snapshot or the new one, never a mix; a
+build killed at any point leaves ``current`` pointing at the last complete snapshot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PUBLIC_ENTRIES = ("articles", "rejects", "agency_mentions", "aggregates", "datapackage.json", "README.md", "manifest.json")
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+class Store:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.meta = self.root / ".store"
+        self.parts = self.meta / "parts"
+        self.published = self.meta / "published"
+        self.snapshots = self.meta / "snapshots"
+        self.current_link = self.meta / "current"
+
+    # --- setup and locking -------------------------------------------------------------------
+    def ensure(self) -> None:
+        try:
+            for d in (self.root, self.meta, self.parts, self.published, self.snapshots):
+                d.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create dataset folder {self.root}: {exc.strerror}") from exc
+        if not os.access(self.root, os.W_OK):
+            raise StoreError(f"dataset folder {self.root} is not writable")
+
+    @contextlib.contextmanager
+    def lock(self, wait: bool = True, timeout: float | None = None) -> Iterator[None]:
+        """Hold the build lock; a second build waits (printing why) or fails with a clear message."""
+        self.ensure()
+        fh = open(self.meta / "lock", "a+")
+        try:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if not wait:
+                    raise StoreError(f"another build is running on {self.root}; retry when it finishes") from exc
+                print(f"waiting: another build holds the lock on {self.root}", file=sys.stderr, flush=True)
+                start = time.monotonic()
+                while True:
+                    try:
+                        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except OSError:
+                        if timeout is not None and time.monotonic() - start > timeout:
+                            raise StoreError(f"gave up after {timeout:.0f}s waiting for the build lock on {self.root}") from None
+                        time.sleep(0.2)
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"{os.getpid()}\n")
+            fh.flush()
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            fh.close()
+
+    # --- reading the current snapshot -----------------------------------------------------------
+    def current(self) -> Path | None:
+        if not self.current_link.is_symlink() and not self.current_link.exists():
+            return None
+        target = self.current_link.resolve()
+        return target if target.is_dir() else None
+
+    # --- writing ------------------------------------------------------------------------------
+    @staticmethod
+    def write_table(table: pa.Table, path: Path) -> None:
+        """Write a Parquet file atomically (temp name, fsync, rename)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        pq.write_table(table, tmp, compression="zstd", row_group_size=64 * 1024)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    def new_snapshot(self) -> Path:
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        path = self.snapshots / f"{stamp}-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
+        path.mkdir(parents=True)
+        return path
+
+    @staticmethod
+    def link_into(src: Path, dest: Path) -> None:
+        """Hard-link an immutable part into a snapshot (copy where links are impossible)."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(src, dest)
+        except OSError:
+            shutil.copy2(src, dest)
+
+    def swap(self, snapshot: Path) -> None:
+        """Make ``snapshot`` current in one atomic rename, and make the public links exist."""
+        for d in snapshot.rglob("*"):
+            if d.is_file():
+                with open(d, "rb") as fh:
+                    os.fsync(fh.fileno())
+        tmp = self.meta / f".current.{os.getpid()}.tmp"
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        os.symlink(os.path.relpath(snapshot, self.meta), tmp)
+        os.replace(tmp, self.current_link)
+        dirfd = os.open(self.meta, os.O_RDONLY)
+        try:
+            os.fsync(dirfd)
+        finally:
+            os.close(dirfd)
+        for name in PUBLIC_ENTRIES:
+            link = self.root / name
+            target = os.path.join(".store", "current", name)
+            if link.is_symlink() and os.readlink(link) == target:
+                continue
+            if link.exists() and not link.is_symlink():
+                raise StoreError(f"{link} exists and is not a link made by this pipeline; move it away")
+            tmp_link = self.root / f".{name}.{os.getpid()}.tmp"
+            if tmp_link.is_symlink():
+                tmp_link.unlink()
+            os.symlink(target, tmp_link)
+            os.replace(tmp_link, link)
+
+    def collect_garbage(self, keep_files: set[str]) -> None:
+        """Drop snapshots other than the current and the previous one, and part files not in ``keep_files``."""
+        current = self.current()
+        snaps = sorted(p for p in self.snapshots.iterdir() if p.is_dir())
+        keep = {current} if current else set()
+        older = [s for s in snaps if s != current]
+        if older:
+            keep.add(older[-1])  # a reader may still be reading the previous snapshot
+        for snap in snaps:
+            if snap not in keep:
+                shutil.rmtree(snap, ignore_errors=True)
+        for folder in (self.parts, self.published):
+            for f in folder.iterdir():
+                if f.name not in keep_files:
+                    f.unlink(missing_ok=True)

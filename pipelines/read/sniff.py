@@ -1,0 +1,43 @@
+"""Choose a reader from the bytes; the file name is only a tie-breaker."""
+
+from __future__ import annotations
+
+import re
+
+from pipelines.parse.pagetext import looks_like_page_text
+from pipelines.parse.plaintext import looks_like_digest
+
+_HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|meta|body|title|div|p|script|link)\b", re.I | re.S)
+
+
+def sniff_bytes(head: bytes, name: str) -> str:
+    """Format family from the first bytes: gzip, warc, sogou_xml, html, json, jsonl, csv or text."""
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    lower_name = name.lower()
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if stripped.startswith((b"WARC/1.", b"WARC/0.")):
+        return "warc"
+    if stripped[:200].lower().startswith(b"<doc>") or (b"<doc>" in stripped[:2000] and b"<contenttitle>" in stripped[:20000]):
+        return "sogou_xml"
+    if _HTML_START.match(stripped[:4096]) or b"<html" in stripped[:2048].lower():
+        return "html"
+    if stripped.startswith(b"["):
+        return "json"
+    if stripped.startswith(b"{"):
+        first_line = stripped.split(b"\n", 1)[0].strip()
+        # one object per line → JSON Lines; a pretty-printed object → JSON
+        return "jsonl" if first_line.endswith(b"}") or lower_name.endswith((".jsonl", ".ndjson")) else "json"
+    if lower_name.endswith(".csv") or lower_name.endswith(".tsv"):
+        return "csv"
+    return "text"
+
+
+def sniff_text(text: str) -> str:
+    """Which text reader: page_text, court_digest or plain_text."""
+    lines = text[:20000].replace("\r\n", "\n").split("\n")
+    if looks_like_digest(lines):
+        return "court_digest"
+    if looks_like_page_text(lines):
+        return "page_text"
+    return "plain_text"
