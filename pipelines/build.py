@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from pipelines import __version__
 from pipelines.dedupe import DuplicateIndex, stable_digest
+from pipelines.failpoints import failpoint
 from pipelines.parse.finalize import finalize_article
 from pipelines.publish.store import Store, StoreError
 from pipelines.read.errors import Reject
@@ -234,7 +235,11 @@ def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None)
         raise StoreError(f"input folder {opts.input} does not exist or is not a folder")
     store = Store(opts.dataset)
     store.ensure()
-    phase = on_phase or (lambda name: None)
+    def phase(name: str) -> None:
+        failpoint(name)
+        if on_phase is not None:
+            on_phase(name)
+
     with store.lock(wait=opts.wait_for_lock):
         previous = store.current()
         old_inputs = _load_inputs(previous)
@@ -323,6 +328,7 @@ def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None)
                     _drop_files_from_part(store, pid, unchanged_files)
                 label_futures.append(pool.submit(label_part, pid, str(store.parts), str(store.published), lhash))
                 label_jobs.append(pid)
+                failpoint("after_first_part")
                 if bar is not None:
                     bar.update(len(res["files"]))
             if bar is not None:
@@ -347,6 +353,7 @@ def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None)
                 summary.parts_relabelled = len(stale)
                 for pid in stale:
                     label_futures.append(pool.submit(label_part, pid, str(store.parts), str(store.published), lhash))
+            phase("label")
             bar = _progress(len(label_futures), opts.progress and len(label_futures) > 1, "part")
             for lf in label_futures:
                 lf.result()

@@ -2,8 +2,15 @@
 
 A reprint with small edits (a changed dateline, a dropped paragraph) keeps most 4-grams, so its
 64-bit SimHash differs from the original's in a few bits. Two bodies are near-duplicates when
-their hashes differ in at most ``NEAR_BITS`` bits and both have at least ``MIN_CHARS`` characters
-(short texts collide too easily). Threshold chosen on reprints built from the corpus (tests/test_dedupe.py).
+their hashes differ in at most ``NEAR_BITS`` bits, share at least one of four 16-bit bands (the
+index key: it keeps lookups cheap at millions of rows and finds every pair within 3 bits, most
+within 6) and both have at least ``MIN_CHARS`` characters (short texts collide too easily).
+
+Threshold measured on the development corpus (868 files): every pair of distinct bodies within 6
+bits was a true reprint (3 pairs: a re-posted charity notice, a SogouC story and its copy, a
+business story with two datelines); distinct stories were 9+ bits apart. On reprints built from
+corpus articles (tests/test_dedupe.py) 6 bits finds ~80% of outlet-prefix/editor-line reprints and
+~90% of 2-character edits overall, over 90% for bodies of 800+ characters.
 """
 
 from __future__ import annotations
@@ -13,10 +20,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
-NEAR_BITS = 3
+NEAR_BITS = 6
 MIN_CHARS = 200
 _SHINGLE = 4
-_BANDS = NEAR_BITS + 1  # pigeonhole: hashes within NEAR_BITS bits share at least one 16-bit band
+_BANDS = 4  # 16-bit bands: pigeonhole guarantees pairs within 3 bits share one
 
 
 def simhash(text: str) -> int:
@@ -36,6 +43,7 @@ def simhash(text: str) -> int:
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         z = z ^ (z >> np.uint64(31))
+    z = np.unique(z)  # a set of shingles: repeated filler (tables, &nbsp; runs) must not outvote the story
     # little-endian byte view → 64 bit columns, bit i of the hash in column i
     bits = np.unpackbits(z.astype("<u8").view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
     votes = bits.sum(axis=0, dtype=np.int64) * 2 - len(z)

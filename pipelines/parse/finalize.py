@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pipelines.dedupe import simhash
+from pipelines.parse.records import outlet_for_site
 from pipelines.parse.text import article_id, content_hash, normalise_title
 from pipelines.schema import TIMEZONE
 
@@ -38,7 +39,7 @@ def finalize_article(rec: dict[str, Any], source_file: str, max_chars: int) -> d
         "content_hash": content_hash(title, body),
         "url": rec.get("url") or None,
         "site": rec.get("site") or None,
-        "outlet": rec.get("outlet") or None,
+        "outlet": rec.get("outlet") or outlet_for_site(rec.get("site")),
         "title": title,
         "published_at": published,
         "published_at_source": rec.get("published_at_source") if published is not None else None,

@@ -22,6 +22,8 @@ _META_OUTLET = ("source", "article:author", "og:site_name", "ContentSource", "me
 _PUBTIME_TEXT = re.compile(r"(?:发布时间|发表时间|发布日期|时间|日期)\s*[:：]\s*(?P<d>[\d年月日:\- ./]{8,25})")
 _SOURCE_TEXT = re.compile(r"(?:来源|稿源|来自)\s*[:：]\s*(?P<o>[^\s|/:：<>\d]{2,20})")
 _BAO_XUN = re.compile(r"^(?P<o>[^\s,,。]{2,16}?)(?:-(?P<o2>[^\s,,。]{2,12}))?讯")
+# words that follow an empty "来源:" label on share bars, not outlet names
+_NOT_OUTLET = ("分享", "收藏", "打印", "关注", "评论", "作者", "发布", "编辑", "责任")
 _TITLE_SUFFIX = re.compile(r"\s*[-_|—–]\s*[^-_|—–]{1,30}$")
 
 
@@ -75,6 +77,9 @@ def parse_html(html: str, url_hint: str | None = None, date_hint: datetime | Non
     source = "meta"
     if dt is None and (m := _PUBTIME_TEXT.search(visible)):
         dt, source = find_date(m.group("d"))[0], "page_text"
+    if dt is None and rec["title"] and (pos := visible.rfind(rec["title"][:20])) >= 0:
+        # CMS pages print the date right under the headline, often unlabelled ("2011年10月08 来源:")
+        dt, source = find_date(visible[pos : pos + len(rec["title"]) + 160])[0], "page_text"
     if dt is None and doc is not None and doc.date:
         dt, source = parse_any(doc.date), "extractor"
     if dt is None and date_hint is not None:
@@ -83,7 +88,7 @@ def parse_html(html: str, url_hint: str | None = None, date_hint: datetime | Non
     rec["published_at_source"] = source if dt is not None else None
 
     outlet = None
-    if m := _SOURCE_TEXT.search(visible):
+    if (m := _SOURCE_TEXT.search(visible)) and not m.group("o").startswith(_NOT_OUTLET):
         outlet = m.group("o")
     lines = text.split("\n")
     first = clean_line(lines[0]) if lines else ""

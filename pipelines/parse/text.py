@@ -7,6 +7,7 @@ ideographic space, but leaves CJK ideographs and 【】“”、。 alone, so it
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import unicodedata
 
@@ -31,9 +32,14 @@ def squeeze_cjk_spaces(text: str) -> str:
     return _SPACE_NEXT_TO_CJK.sub("", text)
 
 
+_ENTITY = re.compile(r"&(?:nbsp|amp|lt|gt|quot|apos|ldquo|rdquo|mdash|hellip|middot|#\d{2,6}|#x[0-9a-fA-F]{2,5});")
+
+
 def normalise_body(text: str) -> str:
-    """Normalise a body: NFKC per line, paragraphs separated by one blank line."""
+    """Normalise a body: HTML entities left by scrapers decoded, NFKC per line, paragraphs separated by one blank line."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _ENTITY.search(text):
+        text = _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
     lines = [clean_line(line) for line in text.split("\n")]
     paragraphs: list[str] = []
     current: list[str] = []

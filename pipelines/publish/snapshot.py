@@ -9,6 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from pipelines.failpoints import failpoint
 from pipelines.publish.aggregates import build_aggregates
 from pipelines.publish.docs import datapackage, dataset_card
 from pipelines.publish.store import Store
@@ -51,7 +52,9 @@ def publish_snapshot(store: Store, *, inputs: dict[str, dict[str, Any]], inputs_
     evaluation = EVAL_RESULTS.read_text(encoding="utf-8") if EVAL_RESULTS.exists() else "## Accuracy\nNot measured for this build."
     (snap / "README.md").write_text(dataset_card(run, {"evaluation": evaluation}), encoding="utf-8")
     (snap / "datapackage.json").write_text(json.dumps(datapackage(snap, run), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    failpoint("before_swap")
     store.swap(snap)
+    failpoint("after_swap")
     store.collect_garbage(keep)
     return snap
 

@@ -1,0 +1,17 @@
+"""Named points where a test can make the build die as if killed (SIGKILL), to prove crash safety.
+
+Set ``PIPELINES_FAILPOINT=<name>``; the process kills itself with SIGKILL on reaching that point.
+Inert when the variable is unset.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+NAMES = ("walk", "parse", "after_first_part", "label", "publish", "before_swap", "after_swap")
+
+
+def failpoint(name: str) -> None:
+    if os.environ.get("PIPELINES_FAILPOINT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
