@@ -8,6 +8,7 @@ number of workers: batches are fixed by sorted path, and duplicates are decided 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing as mp
 import os
 import signal
 import sys
@@ -19,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import multiprocessing as mp
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -142,7 +142,7 @@ def read_one(f: InputFile, limits: Limits) -> tuple[FileResult, str]:
     except MemoryError:
         result = FileResult()
         result.reject("unparseable", "ran out of memory parsing this file", size=len(data))
-    except Exception as exc:  # noqa: BLE001 - a parser bug on one file must not stop the run
+    except Exception as exc:
         result = FileResult()
         result.reject("unparseable", f"{type(exc).__name__}: {exc}", size=len(data))
     finally:
@@ -164,7 +164,7 @@ def parse_batch(files: Sequence[InputFile], limits: Limits, out_dir: str, part_i
             try:
                 articles.append(finalize_article(rec, f.rel, limits.max_text_chars))
                 n_art += 1
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 res.reject("unparseable", f"finalising record: {type(exc).__name__}: {exc}", record=rec.get("source_record"))
         for rej in res.rejects:
             rejects.append({"source_file": f.rel, **rej})
@@ -199,6 +199,14 @@ def label_part(part_id: str, parts_dir: str, published_dir: str, label_hash: str
 
 def _init_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    if sys.platform.startswith("linux"):
+        # die with the parent: a killed build must not leave workers writing parts behind it
+        import ctypes
+
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
 
 
 # --- main side -----------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: the published dataset is unchanged; rerun build to finish", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as exc:  # noqa: BLE001 - the one place that turns errors into one line
+    except Exception as exc:
         from pipelines.publish.store import StoreError
 
         if getattr(args, "verbose", False):

@@ -24,7 +24,7 @@ def _read(dataset: Path, table: Table, problems: list[str]) -> pa.Table | None:
     for f in files:
         try:
             t = pq.read_table(f)
-        except Exception as exc:  # noqa: BLE001 - any unreadable file is a problem to report
+        except Exception as exc:
             problems.append(f"{table.name}/{f.name}: unreadable Parquet ({type(exc).__name__}: {exc})")
             continue
         expected = table.arrow_schema()
@@ -38,7 +38,7 @@ def _read(dataset: Path, table: Table, problems: list[str]) -> pa.Table | None:
             problems.append(f"{table.name}/{f.name}: columns not in the schema: {sorted(extra)}")
         try:
             parts.append(table.conform(t))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             problems.append(f"{table.name}/{f.name}: {exc}")
     return pa.concat_tables(parts) if parts else table.empty()
 
@@ -67,7 +67,7 @@ def validate_dataset(dataset: Path) -> list[str]:
             from pipelines.label.gazetteer import load_gazetteer
             from pipelines.label.topics import load_taxonomy
 
-            codes = set(load_gazetteer().codes()) | {"000000"}
+            codes = set(load_gazetteer().divisions) | {"000000"}
             for col in ("province_code", "prefecture_code", "county_code"):
                 _check_values(f"articles.{col}", arts.column(col), codes, problems)
             _check_values("articles.topics", pc.list_flatten(arts.column("topics")), set(load_taxonomy().ids), problems)

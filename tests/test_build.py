@@ -165,7 +165,7 @@ def test_two_builds_are_serialised(tmp_path: Path) -> None:
         )
         time.sleep(2.0)
         assert waiting.poll() is None  # it waits for the lock instead of interleaving
-    out, err = waiting.communicate(timeout=120)
+    _out, err = waiting.communicate(timeout=120)
     assert waiting.returncode == 0, err
     assert "waiting: another build holds the lock" in err
 

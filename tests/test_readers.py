@@ -110,7 +110,7 @@ def test_sogou_gb18030_record_date_from_url_and_fullwidth_digits() -> None:
 
 def test_sogou_corruption_is_flagged_not_dropped() -> None:
     row = read_one(SAMPLE / "xml/sogoucs/sogou_tensite_004.xml")
-    assert "mojibake" in row["flags"]
+    assert "mojibake" in row["quality_flags"]
     assert row["body_chars"] > 500
 
 
@@ -118,7 +118,7 @@ def test_sogou_title_only_record_is_kept_and_flagged() -> None:
     row = read_one(SAMPLE / "xml/sogoucs/sogou_sohusite_104.xml")
     assert row["title"].startswith("王健林")
     assert row["body"] == ""
-    assert "empty_body" in row["flags"]
+    assert "empty_body" in row["quality_flags"]
 
 
 def test_html_declared_utf8_but_gb2312_bytes() -> None:
@@ -267,7 +267,7 @@ def _snapshot(row: dict) -> dict:
         "body_chars": row["body_chars"],
         "body_head": body[:40],
         "body_tail": body[-40:],
-        "flags": row["flags"],
+        "quality_flags": row["quality_flags"],
     }
 
 

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from pipelines.parse.text import clean_line
-
 DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "boilerplate.toml"
 _CJK_NAME = r"[\u4e00-\u9fff·]{2,4}"
 
@@ -39,7 +37,7 @@ class Boilerplate:
         return lines, []
 
     def drop(self, lines: list[str]) -> list[str]:
-        return [ln for ln in lines if clean_line(ln) not in self.drop_lines]
+        return [ln for ln in lines if ln.strip() not in self.drop_lines]
 
     @property
     def reporter_re(self) -> re.Pattern[str]:

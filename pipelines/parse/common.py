@@ -6,7 +6,7 @@ import re
 from urllib.parse import urlsplit
 
 from pipelines.parse.boilerplate import Boilerplate, load_boilerplate
-from pipelines.parse.text import clean_line, normalise_body
+from pipelines.parse.text import clean_line, normalise_body, normalise_text
 
 _URL = re.compile(r"https?://[^\s)）>\"'<]+", re.I)
 
@@ -33,6 +33,7 @@ def find_url(text: str) -> str | None:
 def finish_body(lines: list[str], bp: Boilerplate | None = None) -> tuple[str, list[str]]:
     """Cut trailing boilerplate, split a glued byline off the last paragraph; return (body, byline)."""
     bp = bp or load_boilerplate()
+    lines = normalise_text("\n".join(lines)).split("\n")
     story, _ = bp.cut(lines)
     story = bp.drop(story)
     # last non-empty line may carry a glued byline (□...记者张烁) or be a byline by itself

@@ -17,7 +17,7 @@ _TZ = ZoneInfo(TIMEZONE)
 def finalize_article(rec: dict[str, Any], source_file: str, max_chars: int) -> dict[str, Any]:
     title = normalise_title(rec.get("title"))
     body = rec.get("body") or ""
-    flags = list(dict.fromkeys(rec.get("flags") or []))
+    flags = list(dict.fromkeys(rec.get("quality_flags") or []))
     if len(body) > max_chars:
         body = body[:max_chars]
         flags.append("truncated")
@@ -47,6 +47,6 @@ def finalize_article(rec: dict[str, Any], source_file: str, max_chars: int) -> d
         "byline": rec.get("byline") or [],
         "body": body,
         "body_chars": len(body),
-        "flags": flags,
+        "quality_flags": flags,
         "simhash": simhash(body or title or ""),
     }

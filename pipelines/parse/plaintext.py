@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pipelines.parse.common import finish_body, find_url, site_of
+from pipelines.parse.common import find_url, finish_body, site_of
 from pipelines.parse.dates import find_date, parse_date_line
 from pipelines.parse.text import clean_line, normalise_body, normalise_title, squeeze_cjk_spaces
 
@@ -78,6 +78,8 @@ _SENTENCE_END = ("。", "!", "?", "；", ";", "：", ":", "”", "」", "』")
 
 
 def looks_like_digest(lines: list[str]) -> bool:
+    if not any("关键词" in ln for ln in lines[:40]):
+        return False
     heads = {clean_line(ln) for ln in lines[:40]}
     return "关键词" in heads and bool(heads & {"基本案情", "裁判理由", "裁判要旨"})
 
@@ -133,4 +135,4 @@ def parse_undated_lines(text: str) -> str:
     return normalise_body(text)
 
 
-__all__ = ["parse_plain_text", "parse_court_digest", "looks_like_digest", "find_url"]
+__all__ = ["find_url", "looks_like_digest", "parse_court_digest", "parse_plain_text"]

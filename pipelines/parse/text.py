@@ -16,11 +16,10 @@ _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _SPACE_NEXT_TO_CJK = re.compile(rf"(?<=[{_CJK}，。、；：（）《》“”])[ \t]+|[ \t]+(?=[{_CJK}，。、；：（）《》“”])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
 _BLANKS = re.compile(r"[ \t\xa0\u3000]+")
-_MANY_NEWLINES = re.compile(r"\n{3,}")
 
 
 def nfkc(text: str) -> str:
-    return unicodedata.normalize("NFKC", text)
+    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
 
 
 def clean_line(line: str) -> str:
@@ -35,15 +34,24 @@ def squeeze_cjk_spaces(text: str) -> str:
 _ENTITY = re.compile(r"&(?:nbsp|amp|lt|gt|quot|apos|ldquo|rdquo|mdash|hellip|middot|#\d{2,6}|#x[0-9a-fA-F]{2,5});")
 
 
-def normalise_body(text: str) -> str:
-    """Normalise a body: HTML entities left by scrapers decoded, NFKC per line, paragraphs separated by one blank line."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if _ENTITY.search(text):
+def normalise_text(text: str) -> str:
+    """Whole-document normalisation, done once: LF line ends, scraper-left HTML entities decoded,
+    NFKC, control characters dropped, runs of blanks (incl. no-break and ideographic spaces) → one space."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "&" in text and _ENTITY.search(text):
         text = _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
-    lines = [clean_line(line) for line in text.split("\n")]
+    if not text.isascii() and not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    return _BLANKS.sub(" ", _CONTROL.sub("", text))
+
+
+def normalise_body(text: str) -> str:
+    """A body: normalised text, lines stripped, paragraphs separated by one blank line."""
     paragraphs: list[str] = []
     current: list[str] = []
-    for line in lines:
+    for line in normalise_text(text).split("\n"):
+        line = line.strip()
         if line:
             current.append(line)
         elif current:
@@ -51,7 +59,7 @@ def normalise_body(text: str) -> str:
             current = []
     if current:
         paragraphs.append("\n".join(current))
-    return _MANY_NEWLINES.sub("\n\n", "\n\n".join(paragraphs)).strip()
+    return "\n\n".join(paragraphs)
 
 
 def normalise_title(text: str | None) -> str | None:

@@ -3,6 +3,15 @@
 coverage: one row per (day, region, topic, outlet, site, duplicate?) with an article count; topic
 '*' counts all articles (the denominator for shares). agency_daily: one row per (day, agency,
 region of the article, duplicate?) with article and mention counts.
+
+Two article-level indexes serve the dashboard's filters that coverage cannot answer (agency type,
+organ, full-text search hits) with exact distinct-article counts: article_facts, one slim row per
+article (day, region codes, outlet, site, original?, topics, flags and the distinct agency names and
+types it mentions), and agency_articles, one row per (article, agency) with the mention count and
+the article's dimensions. Both are sorted newest first so date filters skip row groups.
+
+Each table's SELECT reads two views, ``a`` (articles) and ``m`` (agency_mentions); the dashboard
+reuses the same SQL to derive a missing aggregate on the fly from an older dataset.
 """
 
 from __future__ import annotations
@@ -10,6 +19,72 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+
+COVERAGE_SQL = """
+WITH base AS (
+  SELECT CAST(timezone('Asia/Shanghai', published_at) AS DATE) AS day,
+         province_code, prefecture_code, county_code, scope,
+         outlet, site, duplicate_of IS NULL AS is_original, topics
+  FROM a
+)
+SELECT day, province_code, prefecture_code, county_code, scope, outlet, site, is_original,
+       '*' AS topic, count(*)::INTEGER AS articles
+FROM base GROUP BY ALL
+UNION ALL
+SELECT day, province_code, prefecture_code, county_code, scope, outlet, site, is_original,
+       topic, count(*)::INTEGER AS articles
+FROM (SELECT *, unnest(topics) AS topic FROM base)
+GROUP BY day, province_code, prefecture_code, county_code, scope, outlet, site, is_original, topic
+ORDER BY day, province_code, prefecture_code, county_code, topic
+"""
+
+AGENCY_DAILY_SQL = """
+SELECT CAST(timezone('Asia/Shanghai', a.published_at) AS DATE) AS day,
+       m.name, m.type, m.level, m.region_code,
+       a.province_code, a.prefecture_code, a.county_code,
+       a.duplicate_of IS NULL AS is_original,
+       count(DISTINCT m.article_id)::INTEGER AS articles, count(*)::INTEGER AS mentions
+FROM m JOIN a USING (article_id)
+GROUP BY ALL
+ORDER BY day, m.name
+"""
+
+AGENCY_ARTICLES_SQL = """
+WITH per AS (
+  SELECT article_id, name, any_value(type) AS type, any_value(level) AS level,
+         any_value(region_code) AS region_code, count(*)::INTEGER AS mentions
+  FROM m GROUP BY article_id, name
+)
+SELECT per.article_id, CAST(timezone('Asia/Shanghai', a.published_at) AS DATE) AS day,
+       per.name, per.type, per.level, per.region_code, per.mentions,
+       a.province_code, a.prefecture_code, a.county_code, a.outlet, a.site,
+       a.duplicate_of IS NULL AS is_original, coalesce(a.topics, []) AS topics
+FROM per JOIN a USING (article_id)
+ORDER BY day DESC NULLS LAST, per.name, per.article_id
+"""
+
+ARTICLE_FACTS_SQL = """
+WITH ag AS (
+  SELECT article_id, list_sort(list_distinct(list(name))) AS agency_names,
+         list_sort(list_distinct(list(type))) AS agency_types
+  FROM m GROUP BY article_id
+)
+SELECT a.article_id, CAST(timezone('Asia/Shanghai', a.published_at) AS DATE) AS day,
+       a.province_code, a.prefecture_code, a.county_code, a.outlet, a.site,
+       a.duplicate_of IS NULL AS is_original,
+       coalesce(a.topics, []) AS topics, coalesce(a.quality_flags, []) AS quality_flags,
+       coalesce(ag.agency_types, []) AS agency_types, coalesce(ag.agency_names, []) AS agency_names
+FROM a LEFT JOIN ag USING (article_id)
+ORDER BY day DESC NULLS LAST, a.article_id
+"""
+
+# file stem -> SELECT over the views ``a`` and ``m``
+AGGREGATES: dict[str, str] = {
+    "coverage": COVERAGE_SQL,
+    "agency_daily": AGENCY_DAILY_SQL,
+    "article_facts": ARTICLE_FACTS_SQL,
+    "agency_articles": AGENCY_ARTICLES_SQL,
+}
 
 
 def build_aggregates(snapshot: Path) -> None:
@@ -19,40 +94,10 @@ def build_aggregates(snapshot: Path) -> None:
     men = (snapshot / "agency_mentions").as_posix() + "/*.parquet"
     con = duckdb.connect()
     con.execute("SET threads TO 2")
+    con.execute("SET preserve_insertion_order = true")
     con.execute(f"CREATE VIEW a AS SELECT * FROM read_parquet('{art}')")
-    con.execute(
-        f"""
-        COPY (
-          WITH base AS (
-            SELECT CAST(timezone('Asia/Shanghai', published_at) AS DATE) AS day,
-                   province_code, prefecture_code, county_code, scope,
-                   outlet, site, duplicate_of IS NULL AS is_original, topics
-            FROM a
-          )
-          SELECT day, province_code, prefecture_code, county_code, scope, outlet, site, is_original,
-                 '*' AS topic, count(*)::INTEGER AS articles
-          FROM base GROUP BY ALL
-          UNION ALL
-          SELECT day, province_code, prefecture_code, county_code, scope, outlet, site, is_original,
-                 topic, count(*)::INTEGER AS articles
-          FROM (SELECT *, unnest(topics) AS topic FROM base)
-          GROUP BY day, province_code, prefecture_code, county_code, scope, outlet, site, is_original, topic
-          ORDER BY day, province_code, prefecture_code, county_code, topic
-        ) TO '{(out / "coverage.parquet").as_posix()}' (FORMAT PARQUET, COMPRESSION ZSTD)
-        """
-    )
-    con.execute(
-        f"""
-        COPY (
-          SELECT CAST(timezone('Asia/Shanghai', a.published_at) AS DATE) AS day,
-                 m.name, m.type, m.level, m.region_code,
-                 a.province_code, a.prefecture_code, a.county_code,
-                 a.duplicate_of IS NULL AS is_original,
-                 count(DISTINCT m.article_id)::INTEGER AS articles, count(*)::INTEGER AS mentions
-          FROM read_parquet('{men}') m JOIN a USING (article_id)
-          GROUP BY ALL
-          ORDER BY day, m.name
-        ) TO '{(out / "agency_daily.parquet").as_posix()}' (FORMAT PARQUET, COMPRESSION ZSTD)
-        """
-    )
+    con.execute(f"CREATE VIEW m AS SELECT * FROM read_parquet('{men}')")
+    for stem, sql in AGGREGATES.items():
+        target = (out / f"{stem}.parquet").as_posix()
+        con.execute(f"COPY ({sql}) TO '{target}' (FORMAT PARQUET, COMPRESSION ZSTD, ROW_GROUP_SIZE 122880)")
     con.close()

@@ -10,7 +10,8 @@ Layout::
     <dataset>/.store/current  -> snapshots/<id>                (swapped with os.replace: atomic)
     <dataset>/.store/parts/    parsed, rejects and dups parts, one set per input batch
     <dataset>/.store/published/ labelled article and mention parts, keyed by part and label hash
-    <dataset>/.store/lock       flock'd for the whole build: builds never interleave
+    <dataset>/.store/lock       POSIX-locked (lockf) for the whole build: builds never interleave; the
+                                lock belongs to the build process, so forked workers never inherit it
 
 Readers follow ``current`` and so see either the old snapshot or the new one, never a mix; a
 build killed at any point leaves ``current`` pointing at the last complete snapshot.
@@ -64,7 +65,7 @@ class Store:
         fh = open(self.meta / "lock", "a+")
         try:
             try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
@@ -74,7 +75,7 @@ class Store:
                 start = time.monotonic()
                 while True:
                     try:
-                        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
                         break
                     except OSError:
                         if timeout is not None and time.monotonic() - start > timeout:
@@ -86,7 +87,7 @@ class Store:
             fh.flush()
             yield
         finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            fcntl.lockf(fh, fcntl.LOCK_UN)
             fh.close()
 
     # --- reading the current snapshot -----------------------------------------------------------

@@ -112,7 +112,10 @@ def _csv_records(text: str) -> Iterator[tuple[str, Any]]:
         yield str(i), dict(zip(header, row, strict=True))
 
 
-def read_bytes(data: bytes, name: str, limits: Limits = Limits()) -> FileResult:
+DEFAULT_LIMITS = Limits()
+
+
+def read_bytes(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> FileResult:
     """Turn the bytes of one file into articles and rejects. ``name`` is only a hint."""
     result = FileResult()
     size = len(data)
@@ -190,7 +193,7 @@ def _add_article(result: FileResult, rec: dict[str, Any], fmt: str, record: str 
     rec["source_format"] = fmt
     rec["source_record"] = record
     if mojibake:
-        rec.setdefault("flags", []).append("mojibake")
+        rec.setdefault("quality_flags", []).append("mojibake")
     result.articles.append(rec)
 
 
@@ -243,7 +246,7 @@ def _read_warc(data: bytes, name: str, limits: Limits, result: FileResult, size:
                     rec["published_at"], rec["published_at_source"] = item["warc_date"], "warc_date"
             if not rec.get("outlet"):
                 rec["outlet"] = outlet_for_site(rec.get("site"))
-        except Exception as exc:  # noqa: BLE001 - one bad record must not lose the others
+        except Exception as exc:
             result.reject("unparseable", f"{type(exc).__name__}: {exc}", record=rid, fmt=fmt, size=len(item["data"]))
             continue
         _add_article(result, rec, fmt, rid, decoded.errors > 0, len(item["data"]))

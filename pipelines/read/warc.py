@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import IO, Any
 
 from warcio.archiveiterator import ArchiveIterator
@@ -22,8 +22,24 @@ def _warc_date(value: str | None) -> datetime | None:
     except ValueError:
         return None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(timezone(timedelta(hours=8))).replace(tzinfo=None)
+
+
+def _truncated(record: Any, data: bytes) -> bool:
+    """True when a record ends before its declared length (a cut download or damaged gzip member)."""
+    try:
+        declared = int(record.rec_headers.get_header("Content-Length") or -1)
+    except ValueError:
+        return False
+    if declared < 0:
+        return False
+    http = record.http_headers
+    if http is not None:
+        if http.get_header("Transfer-Encoding") or http.get_header("Content-Encoding"):
+            return False  # decoded payload length differs from the raw length
+        declared -= len(http.to_bytes())
+    return len(data) < declared - 2
 
 
 def iter_warc(stream: IO[bytes], max_payload_bytes: int) -> Iterator[tuple[str, dict[str, Any] | Reject]]:
@@ -46,6 +62,9 @@ def iter_warc(stream: IO[bytes], max_payload_bytes: int) -> Iterator[tuple[str, 
             wdate = _warc_date(record.rec_headers.get_header("WARC-Date"))
             data = record.content_stream().read(max_payload_bytes + 1)
             total += len(data)
+            if _truncated(record, data):
+                yield rid, Reject("corrupt_archive", f"record {index} ({url}) is cut short: {len(data)} payload bytes of {record.rec_headers.get_header('Content-Length')}")
+                return
             if len(data) > max_payload_bytes or total > max_payload_bytes:
                 yield rid, Reject("decompressed_too_large", f"WARC payloads exceed {max_payload_bytes} bytes")
                 return
@@ -68,5 +87,5 @@ def iter_warc(stream: IO[bytes], max_payload_bytes: int) -> Iterator[tuple[str, 
                 ctype = record.rec_headers.get_header("Content-Type") or ""
                 kind = "html" if "html" in ctype.lower() else "text"
             yield rid, {"kind": kind, "data": data, "url": url, "warc_date": wdate, "charset": charset}
-    except (ArchiveLoadFailed, EOFError, OSError, ValueError, Exception) as exc:  # noqa: BLE001 - any damage ends the stream
+    except (ArchiveLoadFailed, EOFError, OSError, ValueError, Exception) as exc:
         yield f"after-record-{index}", Reject("corrupt_archive", f"WARC stream damaged after record {index}: {type(exc).__name__}: {exc}"[:300])

@@ -5,10 +5,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_readers import SAMPLE, _snapshot  # noqa: E402
+from test_readers import SAMPLE, _snapshot
 
-from pipelines.parse.finalize import finalize_article  # noqa: E402
-from pipelines.read.files import read_bytes  # noqa: E402
+from pipelines.parse.finalize import finalize_article
+from pipelines.read.files import read_bytes
 
 out = {}
 for path in sorted(SAMPLE.rglob("*")):
