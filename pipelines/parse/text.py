@@ -18,7 +18,19 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029
 _BLANKS = re.compile(r"[ \t\xa0\u3000]+")
 
 
+# The compatibility characters scraped Chinese text is full of: full-width ASCII, the ideographic and
+# no-break spaces. Mapping just these (exactly as NFKC does) is ~100x faster than a full NFKC pass,
+# after which most texts already pass the NFKC quick check.
+_COMMON_COMPAT = re.compile("[\u00a0\u3000\uff01-\uff5e]+")
+_COMMON_MAP = str.maketrans({0xA0: " ", 0x3000: " ", **{c: chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}})
+
+
 def nfkc(text: str) -> str:
+    """NFKC normalisation, fast for typical Chinese news text."""
+    if text.isascii():
+        return text
+    if _COMMON_COMPAT.search(text):
+        text = _COMMON_COMPAT.sub(lambda m: m.group(0).translate(_COMMON_MAP), text)
     return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
 
 
@@ -41,8 +53,7 @@ def normalise_text(text: str) -> str:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "&" in text and _ENTITY.search(text):
         text = _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
-    if not text.isascii() and not unicodedata.is_normalized("NFKC", text):
-        text = unicodedata.normalize("NFKC", text)
+    text = nfkc(text)
     return _BLANKS.sub(" ", _CONTROL.sub("", text))
 
 

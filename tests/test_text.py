@@ -1,0 +1,45 @@
+"""Text normalisation: exactly NFKC, never loses non-ASCII, fast path equals the slow path."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipelines.parse.text import content_hash, nfkc, normalise_body, normalise_text, squeeze_cjk_spaces
+
+CJKISH = st.text(alphabet=st.one_of(st.characters(min_codepoint=0x20, max_codepoint=0x7E), st.sampled_from("兰州中院执行难，。：（）【】“”　\xa0０１２ＡＢｚ㈱①ﾊ\u200b\ufeff\r\n\t")), max_size=400)
+
+
+@settings(max_examples=500, derandomize=True, deadline=None)
+@given(st.one_of(st.text(max_size=200), CJKISH))
+def test_nfkc_fast_path_is_exactly_nfkc(text: str) -> None:
+    assert nfkc(text) == unicodedata.normalize("NFKC", text)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(CJKISH)
+def test_normalised_text_keeps_every_cjk_character(text: str) -> None:
+    out = normalise_text(text)
+    for ch in set(text):
+        if "\u4e00" <= ch <= "\u9fff":
+            assert out.count(ch) == text.count(ch)
+    assert normalise_text(out) == out  # idempotent
+
+
+def test_fullwidth_digits_and_colons() -> None:
+    assert normalise_text("２０１８年８月９日　０３：２７") == "2018年8月9日 03:27"
+
+
+def test_body_paragraphs_and_crlf() -> None:
+    assert normalise_body("第一段\r\n\r\n\r\n第二段\r\n续\n") == "第一段\n\n第二段\n续"
+
+
+def test_pdf_spaces_next_to_cjk_are_squeezed() -> None:
+    assert squeeze_cjk_spaces("2020 年 11 月 5 日，甘肃 省") == "2020年11月5日，甘肃省"
+
+
+def test_content_hash_ignores_whitespace_only() -> None:
+    assert content_hash("标题", "正文 一\n\n二") == content_hash("标题", "正文一二")
+    assert content_hash("标题", "正文一二") != content_hash("标题", "正文一三")
