@@ -1,0 +1,412 @@
+"""Agency (organ) mentions in an article body, canonicalised: 兰州中院 -> 兰州市中级人民法院.
+
+Candidates come from one Aho-Corasick automaton over the organ patterns of ``data/agencies.toml``
+(plus their level-prefixed forms 省高院 / 市中院 / 县委). Each candidate is then resolved by a small
+deterministic step: bind it to the place name right before it (from the gazetteer scan of the same
+body), else read a level character (省/市/县) or an unbound surface against the article's region
+label, then fill the canonical-name template. Mentions inside 《…》 (cited documents such as
+《最高人民法院关于…》) are not counted.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ahocorasick_rs
+
+from pipelines.label.gazetteer import MUNICIPALITIES, NATIONAL_CODE, PLACE, Division, Hit
+
+if TYPE_CHECKING:
+    from pipelines.label.gazetteer import Gazetteer
+
+LEVEL_RANK = {"province": 0, "prefecture": 1, "county": 2}
+# Characters that end the free-text prefix of a 派出所 name (民警在城关派出所 -> 城关); the prefix only
+# counts when such a character (or punctuation) ends it within a few characters (not 迅速指令派出所).
+_PREFIX_STOP = set("的在和与及到向由经被将了是等对从为把给往于即今后前请让称其该原任至赶去回进入来找送押带令报附、，。；：,.;:!?！？（）()《》“”\"' \n\t")
+
+
+@dataclass(frozen=True, slots=True)
+class NameRule:
+    level: str
+    template: str
+
+
+@dataclass(frozen=True, slots=True)
+class Organ:
+    id: str
+    type: str
+    names: dict[str, NameRule]
+    jurisdiction: str | None = None
+    unbound: bool = False
+    canon: Mapping[str, str] | None = None
+    parent: str | None = None
+    parent_required: bool = False
+    sub_unit: bool = False
+    reject_after: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NationalOrgan:
+    name: str
+    type: str
+    level: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    surface: str
+    organ: Organ | None = None
+    level_char: str | None = None  # the 省 of 省高院
+    core: str = ""  # surface without the level character
+    national: NationalOrgan | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Mention:
+    name: str
+    type: str
+    level: str
+    region_code: str | None
+    surface: str
+    offset: int
+    end: int
+
+
+class AgencyRules:
+    """Parsed ``agencies.toml`` with its automaton."""
+
+    def __init__(self, patterns: list[Pattern], level_chars: dict[str, str], bare_reject: str, path: Path) -> None:
+        self.patterns = patterns
+        self.level_chars = level_chars
+        self.bare_reject = frozenset(bare_reject)
+        self.path = path
+        self.ac = ahocorasick_rs.AhoCorasick(
+            [p.surface for p in patterns],
+            matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
+            implementation=ahocorasick_rs.Implementation.DFA,
+        )
+
+    @classmethod
+    def load(cls, path: Path, gaz: Gazetteer | None = None) -> AgencyRules:
+        with path.open("rb") as f:
+            raw: dict[str, Any] = tomllib.load(f)
+        level_chars: dict[str, str] = dict(raw.get("level_chars", {}))
+        by_surface: dict[str, Pattern] = {}
+        for o in raw.get("organ", []):
+            names = {k: NameRule(v["level"], v["name"]) for k, v in o.get("names", {}).items()}
+            organ = Organ(
+                id=o["id"],
+                type=o["type"],
+                names=names,
+                jurisdiction=o.get("jurisdiction"),
+                unbound=bool(o.get("unbound", False)),
+                canon=o.get("canon"),
+                parent=o.get("parent"),
+                parent_required=bool(o.get("parent_required", False)),
+                sub_unit=bool(o.get("sub_unit", False)),
+                reject_after=tuple(o.get("reject_after", ())),
+            )
+            for s in o["surfaces"]:
+                if not o.get("bare_only"):
+                    by_surface.setdefault(s, Pattern(s, organ, None, s))
+                for ch in o.get("bare", ()):
+                    by_surface.setdefault(ch + s, Pattern(ch + s, organ, ch, s))
+        for n in raw.get("national", []):
+            nat = NationalOrgan(n["name"], n["type"], n["level"])
+            for s in n["surfaces"]:
+                by_surface[s] = Pattern(s, None, None, s, nat)
+        for s in raw.get("blockers", {}).get("surfaces", []):
+            by_surface[s] = Pattern(s)  # no organ, no national: a blocker
+        return cls(list(by_surface.values()), level_chars, str(raw.get("bare_reject_before", "")), path)
+
+
+class _Resolver:
+    """Per-article state: the body, its place hits and the article's region codes."""
+
+    def __init__(self, body: str, region: Mapping[str, Any] | None, gaz: Gazetteer) -> None:
+        region = region or {}
+        self.body = body
+        self.gaz = gaz
+        self.divs = gaz.divisions
+        self.province = region.get("province_code") or None
+        self.prefecture = region.get("prefecture_code") or None
+        self.county = region.get("county_code") or None
+        self.place_end: dict[int, Hit] = {}
+        self.blocked: list[tuple[int, int]] = []
+        for h in gaz.scan(body):
+            if h.entry.kind == PLACE:
+                self.place_end[h.end] = h
+            else:
+                self.blocked.append((h.start, h.end))
+
+    # ----- places --------------------------------------------------------------------------
+
+    def chain(self, hit: Hit) -> list[Hit]:
+        """Places written right before ``hit`` (甘肃省兰州市|城关区), innermost first."""
+        out = [hit]
+        while len(out) < 4:
+            prev = self.place_end.get(out[-1].start)
+            if prev is None:
+                break
+            out.append(prev)
+        return out
+
+    def pick(self, chain: list[Hit]) -> str | None:
+        """Code of the innermost place, disambiguated by the outer places, then by the article region."""
+        targets = [t.code for t in chain[0].entry.targets]
+        if len(targets) == 1:
+            return targets[0]
+        outer = {t.code for h in chain[1:] for t in h.entry.targets}
+        for code in targets:
+            d = self.divs[code]
+            if d.province_code in outer or (d.prefecture_code and d.prefecture_code in outer):
+                return code
+        for ref in (self.county, self.prefecture, self.province):
+            if ref is None:
+                continue
+            for code in targets:
+                d = self.divs[code]
+                if ref in (d.code, d.prefecture_code, d.province_code):
+                    return code
+        return None
+
+    def article_code(self, level: str, level_char: str | None) -> str | None:
+        if level == "province":
+            return self.province
+        if level == "prefecture":
+            if level_char == "市" and self.county and self.divs[self.county].name.endswith("市"):
+                return self.county  # 市委 in a 玉门市 story is 玉门市委
+            if self.prefecture:
+                return self.prefecture
+            return self.province if self.province in MUNICIPALITIES else None
+        return self.county
+
+    def most_specific(self) -> str | None:
+        return self.county or self.prefecture or self.province
+
+    # ----- naming --------------------------------------------------------------------------
+
+    def at_level(self, code: str, organ: Organ) -> Division | None:
+        """The division at the organ's jurisdiction level (中院 of 城关区 -> 兰州市)."""
+        d = self.divs.get(code)
+        if d is None:
+            return None
+        want = organ.jurisdiction
+        if want is None or want == d.level:
+            pass
+        elif LEVEL_RANK[want] < LEVEL_RANK[d.level]:
+            up = d.province_code if want == "province" else d.prefecture_code
+            d = self.divs.get(up) if up else None
+        elif d.code in MUNICIPALITIES and want == "prefecture":
+            d = self.divs.get(d.code[:2] + "0100")
+        else:
+            return None
+        if d is None:
+            return None
+        # 北京市委 / 北京市公安局 are provincial organs: lift municipality groups to the city itself.
+        if d.level == "prefecture" and d.province_code in MUNICIPALITIES and organ.jurisdiction != "prefecture":
+            d = self.divs[d.province_code]
+        return d
+
+    def region_name(self, d: Division) -> str:
+        if d.level != "county" or not d.prefecture_code or not d.name.endswith("区"):
+            return d.name
+        pref = self.divs[d.prefecture_code]
+        # 兰州新区 already carries the city; 白银区 does not (白银市白银区).
+        for short in pref.short_names + pref.context_names:
+            if d.name.startswith(short) and len(d.name) > len(short) + 1:
+                return d.name
+        return pref.name + d.name
+
+    def name(self, organ: Organ, d: Division, place: str, surface: str, parent: str = "", prefix: str = "") -> tuple[str, str] | None:
+        key = d.level
+        is_district = d.level == "county" and d.prefecture_code is not None and d.name.endswith("区")
+        rule = (organ.names.get("district") if is_district else None) or organ.names.get(key) or organ.names.get("any")
+        if rule is None:
+            return None
+        pref = self.divs.get(d.prefecture_code) if d.prefecture_code else None
+        # 城关区 -> 城关, 浦东新区 -> 浦东 (its short name) for 兰州市公安局城关分局-style names.
+        stem = next((a for a in d.short_names + d.context_names if len(a) >= 2 and d.name.startswith(a)), None)
+        stem = stem or (d.name[:-1] if d.name[-1] in "区县市旗" else d.name)
+        canon = (organ.canon or {}).get(surface, surface)
+        text = rule.template.format(
+            region=self.region_name(d),
+            prefecture=pref.name if pref else "",
+            county_stem=stem,
+            place=place,
+            surface=surface,
+            canon=canon,
+            parent=parent,
+            prefix=prefix,
+        )
+        return text, rule.level
+
+    # ----- helpers -------------------------------------------------------------------------
+
+    def in_book_title(self, pos: int) -> bool:
+        return self.body.rfind("《", 0, pos) > self.body.rfind("》", 0, pos)
+
+    def overlaps_blocker(self, s: int, e: int) -> bool:
+        return any(bs < e and s < be for bs, be in self.blocked)
+
+    def free_prefix(self, s: int, limit: int = 5) -> str:
+        """Town/street name before 派出所: CJK characters back to a stop character, else ''."""
+        i = s
+        while i > 0:
+            ch = self.body[i - 1]
+            if ch in _PREFIX_STOP or not ("\u4e00" <= ch <= "\u9fff"):
+                return self.body[i:s]
+            if s - i >= limit:
+                return ""
+            i -= 1
+        return self.body[i:s]
+
+
+def find_agencies(article: Mapping[str, Any], region: Mapping[str, Any] | None, gaz: Gazetteer) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Agencies named in ``article['body']``.
+
+    Returns ``(agencies, mentions)``: ``agencies`` is the value of the ``agencies`` column (one struct
+    per canonical agency: name, type, level, region_code, mentions = distinct surfaces in order) and
+    ``mentions`` the rows of the ``agency_mentions`` table without ``article_id`` (name, type, level,
+    region_code, surface, offset). ``region`` is the dict returned by ``resolve_region``.
+    """
+    body = article.get("body") or ""
+    if not body:
+        return [], []
+    rules: AgencyRules = gaz.agency_rules
+    matches = rules.ac.find_matches_as_indexes(body)
+    if not matches:
+        return [], []
+    r = _Resolver(body, region, gaz)
+    out: list[_Mention] = []
+    for idx, s, e in matches:
+        pat = rules.patterns[idx]
+        if pat.organ is None and pat.national is None:
+            continue  # blocker
+        if r.in_book_title(s):
+            continue
+        if pat.national is not None:
+            n = pat.national
+            out.append(_Mention(n.name, n.type, n.level, NATIONAL_CODE, pat.surface, s, e))
+            continue
+        m = _resolve(pat, s, e, r, rules, out)
+        if m is not None:
+            out.append(m)
+    return _group(out), [
+        {"name": m.name, "type": m.type, "level": m.level, "region_code": m.region_code, "surface": m.surface, "offset": m.offset} for m in out
+    ]
+
+
+def _resolve(pat: Pattern, s: int, e: int, r: _Resolver, rules: AgencyRules, out: list[_Mention]) -> _Mention | None:
+    organ = pat.organ
+    assert organ is not None
+    body = r.body
+    if organ.reject_after and any(body.startswith(w, e) for w in organ.reject_after):
+        return None
+    # 1. A place written right before the organ; a level-prefixed pattern may share its last
+    #    character with the place (兰州市|市中院, 榆中县|县委).
+    hit: Hit | None = None
+    core_start = s
+    if pat.level_char is not None:
+        h = r.place_end.get(s + 1)
+        if h is not None and h.start <= s and h.entry.surface.endswith(pat.level_char):
+            hit, core_start = h, s + 1
+    if hit is None:
+        h = r.place_end.get(s)
+        if h is not None:
+            hit = h
+    start = hit.start if hit is not None else s
+    # 2. A parent organ right before (兰州市公安局|城关分局, 漳县公安局|城关|派出所).
+    parent: _Mention | None = None
+    prefix = ""
+    if organ.parent and out and out[-1].type == organ.parent:
+        prev = out[-1]
+        gap = body[prev.end : start]
+        if gap == "" or (organ.sub_unit and 0 < len(gap) <= 6 and all("\u4e00" <= c <= "\u9fff" for c in gap)):
+            parent, prefix = prev, gap
+    if organ.parent_required and parent is None:
+        return None
+
+    if organ.sub_unit:
+        if parent is None:
+            prefix = r.free_prefix(s)
+            if len(prefix) < 2:
+                return None
+            code = r.most_specific()
+            parent_name = ""
+        else:
+            code = parent.region_code
+            parent_name = parent.name
+        d = r.divs.get(code) if code else None
+        rule = organ.names.get("any")
+        if rule is None:
+            return None
+        name = rule.template.format(parent=parent_name, prefix=prefix)
+        if parent is not None:
+            out.pop()
+            start = parent.offset
+        return _Mention(name, organ.type, rule.level, d.code if d else None, body[start:e], start, e)
+
+    if hit is not None:
+        chain = r.chain(hit)
+        start = chain[-1].start  # the surface includes the outer places (北京市海淀区人民法院)
+        code = _pick_under(hit, parent.region_code, r) if parent is not None else None
+        code = code or r.pick(chain)
+        if code is None:
+            return None
+        place = body[hit.start : core_start]
+        surface_core = body[core_start:e]
+    elif parent is not None:
+        code, place, surface_core = parent.region_code, "", body[s:e]
+    else:
+        # 3. No place: a level character (省高院) or an unbound surface (政法委) names the article's own organ.
+        if s > 0 and body[s - 1] in rules.bare_reject:
+            return None
+        if r.overlaps_blocker(s, e):
+            return None
+        if pat.level_char is not None:
+            code = r.article_code(rules.level_chars[pat.level_char], pat.level_char)
+        elif organ.unbound:
+            code = r.article_code(organ.jurisdiction, None) if organ.jurisdiction else r.most_specific()
+        else:
+            return None
+        place, surface_core = "", pat.core
+    if code is None:
+        return None
+    d = r.at_level(code, organ)
+    if d is None:
+        return None
+    named = r.name(organ, d, place, surface_core)
+    if named is None:
+        return None
+    if parent is not None:
+        out.pop()
+        start = parent.offset
+    name, level = named
+    return _Mention(name, organ.type, level, d.code, body[start:e], start, e)
+
+
+def _pick_under(hit: Hit, parent_code: str | None, r: _Resolver) -> str | None:
+    if not parent_code:
+        return None
+    for t in hit.entry.targets:
+        d = r.divs[t.code]
+        if parent_code in (d.prefecture_code, d.province_code):
+            return t.code
+    return None
+
+
+def _group(mentions: list[_Mention]) -> list[dict[str, Any]]:
+    groups: dict[tuple[str, str, str, str | None], dict[str, Any]] = {}
+    for m in mentions:
+        key = (m.name, m.type, m.level, m.region_code)
+        g = groups.get(key)
+        if g is None:
+            groups[key] = {"name": m.name, "type": m.type, "level": m.level, "region_code": m.region_code, "mentions": [m.surface]}
+        elif m.surface not in g["mentions"]:
+            g["mentions"].append(m.surface)
+    return list(groups.values())

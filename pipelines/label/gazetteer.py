@@ -1,0 +1,381 @@
+"""China's administrative divisions, outlets, countries and the region rules, loaded once.
+
+Everything comes from data files under ``pipelines/data`` (see ``data_files()``); nothing here lists
+place names. All names, aliases, former names, country names, national-organ markers and blockers
+go into ONE Aho-Corasick automaton (leftmost-longest), so an article is scanned in a single pass and
+a longer surface hides the shorter names inside it (昆士兰州 hides 兰州, 兰州军区 hides 兰州).
+
+``load_gazetteer()`` is cached per data directory; ``Gazetteer.scan`` remembers its last input so
+that region and agency labelling of the same body share one scan. That one-entry cache makes a
+Gazetteer unsafe to share between threads; worker processes should each call ``load_gazetteer()``
+(about 0.15 s) rather than receive a pickled instance.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import ahocorasick_rs
+
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+GAZ_SUBDIR = "gazetteer"
+
+PLACE = "place"
+COUNTRY = "country"
+NATIONAL = "national"
+BLOCKER = "blocker"
+
+NATIONAL_CODE = "000000"
+MUNICIPALITIES = frozenset({"110000", "120000", "310000", "500000"})
+
+_URL_TOKEN = re.compile(r"[a-z]+")
+_LEVEL_SUFFIX = frozenset("省市县区州旗盟")
+
+
+@dataclass(frozen=True, slots=True)
+class Division:
+    code: str
+    level: str  # province | prefecture | county
+    name: str
+    short_names: tuple[str, ...]
+    context_names: tuple[str, ...]
+    parent_code: str | None
+    province_code: str
+    prefecture_code: str | None
+    pinyin: str
+    lng: float | None
+    lat: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One meaning of a surface: a division code (places) or an ISO 3166 code (countries)."""
+
+    code: str
+    context: bool  # counts only with supporting evidence or a following admin/organ word
+    alias: bool  # a short form (榆中), weaker than the official name (榆中县)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    surface: str
+    kind: str  # place | country | national | blocker
+    targets: tuple[Target, ...] = ()
+    weight: float = 0.0  # national markers only
+    filtered: bool = False  # place/country: subject to the follow / left-context filters
+    has_context: bool = False  # some target is context-only
+
+
+def _entry(surface: str, kind: str, targets: tuple[Target, ...] = (), weight: float = 0.0) -> Entry:
+    return Entry(surface, kind, targets, weight, kind in (PLACE, COUNTRY), kind == PLACE and any(t.context for t in targets))
+
+
+class Hit(NamedTuple):
+    start: int
+    end: int
+    entry: Entry
+    follow_ok: bool  # followed by an admin/organ word (白银市委, 城关法院): context names count
+
+
+_new_hit = tuple.__new__  # builds a Hit without the Python-level NamedTuple.__new__ (hot loop)
+
+
+@dataclass(frozen=True, slots=True)
+class Outlet:
+    name: str
+    code: str
+    level: str  # national | province | prefecture | county
+
+
+@dataclass(frozen=True, slots=True)
+class Country:
+    iso2: str
+    name: str
+
+
+@dataclass(frozen=True)
+class RegionRules:
+    weights: dict[str, float]
+    thresholds: dict[str, float]
+    prior_province: str | None
+    follow_reject: dict[str, tuple[str, ...]]  # first char -> words
+    follow_reject_for: dict[str, tuple[str, ...]]  # surface -> extra reject words
+    follow_except: tuple[str, ...]
+    follow_accept: dict[str, tuple[str, ...]]
+    left_reject: dict[str, str]
+    national_capital: frozenset[str]
+    breadcrumb_scope: dict[str, str]
+    case_abbr: dict[str, str]
+
+
+def _by_first_char(words: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    out: dict[str, list[str]] = {}
+    for w in sorted(set(words), key=len, reverse=True):
+        out.setdefault(w[0], []).append(w)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _split(cell: str | None) -> tuple[str, ...]:
+    return tuple(x for x in (cell or "").split("|") if x)
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+class Gazetteer:
+    """Divisions + outlets + countries + rules, with one automaton over every surface."""
+
+    def __init__(self, data_dir: Path | None = None) -> None:
+        self.data_dir = Path(data_dir) if data_dir else DATA_DIR
+        gdir = self.data_dir / GAZ_SUBDIR
+        self._files = [
+            gdir / "divisions.csv",
+            gdir / "former_names.csv",
+            gdir / "ethnic_groups.csv",
+            gdir / "region_rules.toml",
+            self.data_dir / "countries.csv",
+            self.data_dir / "outlets.csv",
+            self.data_dir / "agencies.toml",
+        ]
+        self.divisions: dict[str, Division] = {}
+        for r in _read_csv(gdir / "divisions.csv"):
+            self.divisions[r["code"]] = Division(
+                code=r["code"],
+                level=r["level"],
+                name=r["name"],
+                short_names=_split(r["short_names"]),
+                context_names=_split(r["context_names"]),
+                parent_code=r["parent_code"] or None,
+                province_code=r["province_code"],
+                prefecture_code=r["prefecture_code"] or None,
+                pinyin=r["pinyin"],
+                lng=float(r["lng"]) if r["lng"] else None,
+                lat=float(r["lat"]) if r["lat"] else None,
+            )
+        with (gdir / "region_rules.toml").open("rb") as f:
+            raw_rules: dict[str, Any] = tomllib.load(f)
+        self.rules = self._parse_rules(raw_rules)
+        self.countries: dict[str, Country] = {}
+        self._entries: list[Entry] = []
+        self._index: dict[str, Entry] = {}
+        self._build_entries(gdir, raw_rules)
+        self._ac = ahocorasick_rs.AhoCorasick(
+            [e.surface for e in self._entries],
+            matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
+            implementation=ahocorasick_rs.Implementation.DFA,  # fastest scans on 2-5 KB bodies (bench_label_region)
+        )
+        self._load_outlets()
+        self._pinyin = self._build_pinyin()
+        self._last_text: str | None = None
+        self._last_hits: list[Hit] = []
+        self._agency_rules: Any = None
+
+    # ----- loading -------------------------------------------------------------------------
+
+    @staticmethod
+    def _parse_rules(raw: dict[str, Any]) -> RegionRules:
+        follow = raw.get("follow", {})
+        return RegionRules(
+            weights={k: float(v) for k, v in raw["weights"].items()},
+            thresholds={k: float(v) for k, v in raw["thresholds"].items()},
+            prior_province=raw.get("prior", {}).get("province"),
+            follow_reject=_by_first_char(follow.get("reject", [])),
+            follow_reject_for={k: tuple(v) for k, v in follow.get("reject_for", {}).items()},
+            follow_except=tuple(follow.get("except", [])),
+            follow_accept=_by_first_char(follow.get("accept", [])),
+            left_reject=dict(raw.get("left_reject", {})),
+            national_capital=frozenset(raw.get("dateline", {}).get("national_capital", [])),
+            breadcrumb_scope=dict(raw.get("breadcrumb_scope", {})),
+            case_abbr=dict(raw.get("case_abbr", {})),
+        )
+
+    def _build_entries(self, gdir: Path, raw_rules: dict[str, Any]) -> None:
+        places: dict[str, dict[str, Target]] = {}
+
+        def add(surface: str, target: Target) -> None:
+            if len(surface) < 2:
+                return
+            bucket = places.setdefault(surface, {})
+            old = bucket.get(target.code)
+            # Same code twice (name and former name): keep the stronger reading.
+            if old is None or (old.context, old.alias) > (target.context, target.alias):
+                bucket[target.code] = target
+
+        for d in self.divisions.values():
+            if d.level == "prefecture" and d.province_code in MUNICIPALITIES:
+                continue  # 北京市 (110100, the 市辖区 group) is named like the city: the province row answers
+            add(d.name, Target(d.code, d.name in d.context_names, False))
+            for s in d.short_names:
+                # 张家川县 / 临夏州 keep their level suffix and read like full names; 榆中 does not.
+                add(s, Target(d.code, False, s[-1] not in _LEVEL_SUFFIX))
+            for s in d.context_names:
+                if s != d.name:
+                    add(s, Target(d.code, True, True))
+        for r in _read_csv(gdir / "former_names.csv"):
+            if r["code"] in self.divisions:
+                add(r["former_name"], Target(r["code"], False, False))
+
+        entries: dict[str, Entry] = {s: _entry(s, PLACE, tuple(sorted(b.values(), key=lambda t: t.code))) for s, b in places.items()}
+        for r in _read_csv(self.data_dir / "countries.csv"):
+            c = Country(r["iso2"], r["name"])
+            self.countries[c.iso2] = c
+            for s in (r["name"], *_split(r["aliases"])):
+                if s not in entries:
+                    entries[s] = _entry(s, COUNTRY, (Target(c.iso2, False, s != r["name"]),))
+        nat = raw_rules.get("national", {})
+        for key, wkey in (("strong", "strong_weight"), ("weak", "weak_weight")):
+            for s in nat.get(key, []):
+                if s not in entries:
+                    entries[s] = _entry(s, NATIONAL, (), float(nat.get(wkey, 1.0)))
+        blockers = list(raw_rules.get("blockers", {}).get("surfaces", []))
+        blockers += [r["name"] for r in _read_csv(gdir / "ethnic_groups.csv")]
+        for s in blockers:
+            entries[s] = _entry(s, BLOCKER)  # explicit blockers override any other reading
+        self._entries = list(entries.values())
+        self._index = entries
+
+    def _load_outlets(self) -> None:
+        self._outlets: dict[str, Outlet] = {}
+        self._hosts: dict[str, Outlet] = {}
+        for r in _read_csv(self.data_dir / "outlets.csv"):
+            o = Outlet(r["outlet"], r["code"], r["level"])
+            for s in (r["outlet"], *_split(r["aliases"])):
+                self._outlets.setdefault(s, o)
+            for h in _split(r["hosts"]):
+                self._hosts[h.lower()] = o
+        names = sorted(self._outlets)
+        self._outlet_names = names
+        self._outlet_ac = ahocorasick_rs.AhoCorasick(
+            names, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest, implementation=ahocorasick_rs.Implementation.DFA
+        )
+
+    def _build_pinyin(self) -> dict[str, str]:
+        # Provinces and prefectures whose joined pinyin is unique and long enough to mean something in a URL.
+        seen: dict[str, list[str]] = {}
+        for d in self.divisions.values():
+            if d.level == "county" or not d.pinyin:
+                continue
+            if d.level == "prefecture" and d.province_code in MUNICIPALITIES:
+                continue
+            key = d.pinyin.replace(" ", "").lower()
+            if len(key) >= 5:
+                seen.setdefault(key, []).append(d.code)
+        return {k: v[0] for k, v in seen.items() if len(v) == 1}
+
+    # ----- queries -------------------------------------------------------------------------
+
+    def data_files(self) -> list[Path]:
+        """The data files this gazetteer (and the agency rules) were built from."""
+        return list(self._files)
+
+    def lookup(self, surface: str) -> Entry | None:
+        return self._index.get(surface)
+
+    def division(self, code: str | None) -> Division | None:
+        return self.divisions.get(code) if code else None
+
+    def scan(self, text: str, cache: bool = True) -> list[Hit]:
+        """All non-overlapping, leftmost-longest hits in ``text`` (char offsets), after the
+        follow/left-context filters. Blocker hits are kept so callers can see hidden spans."""
+        if cache and text is self._last_text:
+            return self._last_hits
+        reject = self.rules.follow_reject
+        accept = self.rules.follow_accept
+        left = self.rules.left_reject
+        reject_for = self.rules.follow_reject_for
+        hits: list[Hit] = []
+        entries = self._entries
+        n = len(text)
+        for idx, s, e in self._ac.find_matches_as_indexes(text):
+            entry = entries[idx]
+            follow_ok = False
+            if entry.filtered:
+                if e < n:
+                    nxt = text[e]
+                    if nxt in reject and self._follow_rejected(text, e):
+                        continue
+                    extra = reject_for.get(entry.surface)
+                    if extra and any(text.startswith(w, e) for w in extra):
+                        continue
+                    if entry.has_context and nxt in accept:
+                        follow_ok = any(text.startswith(w, e) for w in accept[nxt])
+                if s > 0 and entry.surface in left and text[s - 1] in left[entry.surface]:
+                    continue
+            hits.append(_new_hit(Hit, (s, e, entry, follow_ok)))
+        if cache:
+            self._last_text, self._last_hits = text, hits
+        return hits
+
+    def _follow_rejected(self, text: str, pos: int) -> bool:
+        words = self.rules.follow_reject.get(text[pos])
+        if not words:
+            return False
+        for w in words:
+            if text.startswith(w, pos):
+                return not any(text.startswith(x, pos) for x in self.rules.follow_except)
+        return False
+
+    def outlet(self, name: str | None) -> Outlet | None:
+        """Outlet by exact name or alias, else the first known outlet named inside ``name``."""
+        if not name:
+            return None
+        name = name.strip()
+        hit = self._outlets.get(name)
+        if hit is not None:
+            return hit
+        found = self._outlet_ac.find_matches_as_indexes(name)
+        return self._outlets[self._outlet_names[found[0][0]]] if found else None
+
+    def find_outlets(self, text: str) -> list[tuple[int, int, Outlet]]:
+        return [(s, e, self._outlets[self._outlet_names[i]]) for i, s, e in self._outlet_ac.find_matches_as_indexes(text)]
+
+    def outlet_for_host(self, host: str) -> Outlet | None:
+        host = host.lower().removeprefix("www.").removeprefix("m.")
+        parts = host.split(".")
+        for i in range(len(parts) - 1):
+            hit = self._hosts.get(".".join(parts[i:]))
+            if hit is not None:
+                return hit
+        return None
+
+    def pinyin_codes(self, url: str) -> list[tuple[str, str]]:
+        """(token, code) for URL tokens that spell a province/prefecture name in pinyin (gansu, lanzhou)."""
+        out = []
+        for tok in _URL_TOKEN.findall(url.lower()):
+            code = self._pinyin.get(tok)
+            if code is not None:
+                out.append((tok, code))
+        return out
+
+    @property
+    def agency_rules(self) -> Any:
+        """Parsed ``agencies.toml`` (built lazily by pipelines.label.agencies)."""
+        if self._agency_rules is None:
+            from pipelines.label.agencies import AgencyRules
+
+            self._agency_rules = AgencyRules.load(self.data_dir / "agencies.toml", self)
+        return self._agency_rules
+
+
+@functools.lru_cache(maxsize=4)
+def _load(data_dir: str) -> Gazetteer:
+    return Gazetteer(Path(data_dir))
+
+
+def load_gazetteer(data_dir: str | Path | None = None) -> Gazetteer:
+    """The gazetteer for ``data_dir`` (default ``pipelines/data``), built once per process."""
+    return _load(str(Path(data_dir).resolve() if data_dir else DATA_DIR))
+
+
+def data_files(data_dir: str | Path | None = None) -> list[Path]:
+    """Data files behind region and agency labels; hash them to detect label-affecting changes."""
+    return load_gazetteer(data_dir).data_files()

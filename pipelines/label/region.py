@@ -1,0 +1,466 @@
+"""Region label of an article: scope, province / prefecture / county, confidence and evidence.
+
+Signals, strongest first (weights in ``data/gazetteer/region_rules.toml``): breadcrumb, dateline
+(本报兰州讯, 新华社兰州8月9日电, 【本报讯】 = the outlet's region), title mentions, outlet home region
+(``data/outlets.csv``), court case numbers （2020）甘0503民初…, body mentions, URL. Every place
+observation supports its code and all ancestors; the answer is read top-down: the best province,
+then a prefecture only if it holds enough of that province's evidence, then a county likewise.
+
+Traps handled by the gazetteer scan (longest match, blockers, follow/left context): 昆士兰州,
+兰州军区, 兰州路 (a street elsewhere), 白银价格/白银期货 (silver), 9日本报讯 (not Japan).
+Context-only names (白银, 城关, 安宁 …) count only when followed by an admin/organ word (白银市委,
+城关法院) or when their province already has other evidence. Same-named places (城关区 in Lanzhou
+and Lhasa) are decided by the rest of the article's evidence.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from pipelines.label.gazetteer import COUNTRY, MUNICIPALITIES, NATIONAL, NATIONAL_CODE, PLACE, Gazetteer, Target
+
+_LOCAL_DATELINE = re.compile(r"本(?:报|刊|台|网)(?:记者)?([\u4e00-\u9fff]{0,8}?)\s*(?:\d{1,2}月\s*\d{1,2}日)?\s*(?:电|讯)")
+_AFTER_OUTLET = re.compile(r"(?:记者)?\s*([\u4e00-\u9fff]{0,10}?)\s*(?:\d{1,2}月\s*\d{1,2}日)?\s*(?:电|讯)")
+# Two patterns with a literal first character: re searches those ~5x faster than a [（(] class.
+_CASE_TAIL = r"\s*(?:19|20)\d{2}\s*[）)]\s*([\u4e00-\u9fff])\s*(\d{2})\s*(\d{2})?"
+_CASE_NO = (("（", re.compile("（" + _CASE_TAIL)), ("(", re.compile(r"\(" + _CASE_TAIL)))
+_LEAD = 120
+
+LABEL_KEYS = (
+    "scope",
+    "province_code",
+    "prefecture_code",
+    "county_code",
+    "province",
+    "prefecture",
+    "county",
+    "region_confidence",
+    "region_evidence",
+)
+
+
+@dataclass(slots=True)
+class _Obs:
+    signal: str
+    surface: str
+    targets: tuple[Target, ...]
+    offset: int | None
+    weight: float
+    strong: bool = False  # structural signal (breadcrumb/outlet/dateline/url): context names count
+    follow_ok: bool = False
+
+
+class _Tally:
+    """Evidence totals per province / prefecture / county and who contributed them."""
+
+    def __init__(self, gaz: Gazetteer) -> None:
+        self.divs = gaz.divisions
+        self.P: dict[str, float] = defaultdict(float)
+        self.F: dict[str, float] = defaultdict(float)
+        self.C: dict[str, float] = defaultdict(float)
+        self.contrib: list[tuple[_Obs, str, float]] = []
+
+    def add(self, o: _Obs, t: Target, alias_county: float) -> None:
+        d = self.divs[t.code]
+        w = o.weight * (alias_county if t.alias and d.level == "county" else 1.0)
+        self.P[d.province_code] += w
+        if d.prefecture_code:
+            self.F[d.prefecture_code] += w
+        if d.level == "county":
+            self.C[d.code] += w
+        self.contrib.append((o, d.code, w))
+
+    def support(self, code: str) -> float:
+        d = self.divs[code]
+        s = self.P.get(d.province_code, 0.0)
+        if d.prefecture_code and d.level == "county":
+            s += 2.0 * self.F.get(d.prefecture_code, 0.0)
+        return s
+
+
+def resolve_region(article: Mapping[str, Any], gaz: Gazetteer) -> dict[str, Any]:
+    """Label columns scope, province_code … region_evidence for one article dict.
+
+    ``article`` keys used: title, body, breadcrumb, outlet, url, site (all optional). Evidence
+    structs are {signal, surface, code, offset}; ``code`` is a GB/T 2260 code, 000000 for national
+    markers, or an ISO 3166 alpha-2 code for foreign ones; ``offset`` is a body offset or None.
+    """
+    rules = gaz.rules
+    W, T = rules.weights, rules.thresholds
+    title = article.get("title") or ""
+    body = article.get("body") or ""
+    obs: list[_Obs] = []
+    nat_ev: list[tuple[str, str, int | None, float]] = []
+    for_ev: list[tuple[str, str, str, int | None, float]] = []
+
+    # --- breadcrumb -------------------------------------------------------------------------
+    for crumb in article.get("breadcrumb") or ():
+        crumb = (crumb or "").strip()
+        if not crumb:
+            continue
+        hint = rules.breadcrumb_scope.get(crumb)
+        if hint == "national":
+            nat_ev.append(("breadcrumb", crumb, None, W["breadcrumb"]))
+            continue
+        if hint == "foreign":
+            for_ev.append(("breadcrumb", crumb, "", None, W["breadcrumb"]))
+            continue
+        entry = gaz.lookup(crumb)
+        if entry is None or entry.kind != PLACE:
+            found = [h for h in gaz.scan(crumb, cache=False) if h.entry.kind == PLACE]
+            entry = found[0].entry if found else None
+        if entry is not None and entry.kind == PLACE:
+            obs.append(_Obs("breadcrumb", entry.surface, entry.targets, None, W["breadcrumb"], strong=True))
+
+    # --- outlet, URL ------------------------------------------------------------------------
+    outlet = gaz.outlet(article.get("outlet"))
+    if outlet is not None:
+        if outlet.level == "national":
+            nat_ev.append(("outlet", outlet.name, None, W["outlet_national"]))
+        else:
+            obs.append(_Obs("outlet", outlet.name, (Target(outlet.code, False, False),), None, W["outlet"], strong=True))
+    _url_signals(article, gaz, obs, nat_ev, W["url"])
+
+    # --- dateline ---------------------------------------------------------------------------
+    dateline_end = _dateline(body[:_LEAD], outlet, gaz, obs, nat_ev, for_ev, W)
+
+    # --- title ------------------------------------------------------------------------------
+    seen: set[str] = set()
+    for h in gaz.scan(title, cache=False) if title else ():
+        e = h.entry
+        if e.surface in seen:
+            continue
+        seen.add(e.surface)
+        if e.kind == PLACE:
+            obs.append(_Obs("title", e.surface, e.targets, None, W["title"], follow_ok=h.follow_ok))
+        elif e.kind == COUNTRY:
+            for_ev.append(("title", e.surface, e.targets[0].code, None, W["title"] * W["foreign"]))
+        elif e.kind == NATIONAL:
+            nat_ev.append(("title", e.surface, None, e.weight * W["title"] / W["body_first"]))
+
+    # --- body -------------------------------------------------------------------------------
+    _body_signals(body, gaz, obs, nat_ev, for_ev, W, dateline_end)
+    _case_numbers(body, gaz, obs, W["case_number"])
+
+    # --- resolve ambiguous and context-only observations ------------------------------------
+    tally = _Tally(gaz)
+    alias_w = W["alias_county"]
+    ambiguous: list[tuple[_Obs, list[Target]]] = []
+    context: list[_Obs] = []
+    for o in obs:
+        targets = o.targets
+        if len(targets) == 1 and not targets[0].context:  # the common case
+            tally.add(o, targets[0], alias_w)
+            continue
+        usable = [t for t in targets if not t.context or o.strong or o.follow_ok]
+        if not usable:
+            context.append(o)
+        elif len(usable) == 1:
+            tally.add(o, usable[0], alias_w)
+        else:
+            ambiguous.append((o, usable))
+    for o, usable in ambiguous:
+        t = _best(usable, tally, 0.0, rules.prior_province, gaz)
+        if t is not None:
+            tally.add(o, t, alias_w)
+    for o in context:
+        t = _best(list(o.targets), tally, T["context_province_min"], None, gaz)
+        if t is not None:
+            tally.add(o, t, alias_w)
+
+    return _decide(tally, nat_ev, for_ev, gaz)
+
+
+# ----- signal collectors ---------------------------------------------------------------------
+
+
+def _url_signals(article: Mapping[str, Any], gaz: Gazetteer, obs: list[_Obs], nat_ev: list[tuple[str, str, int | None, float]], w: float) -> None:
+    url = article.get("url") or ""
+    hosts = []
+    if url:
+        try:
+            hosts.append(urlsplit(url).hostname or "")
+        except ValueError:
+            pass
+    if article.get("site"):
+        hosts.append(str(article["site"]))
+    seen: set[str] = set()
+    for host in hosts:
+        o = gaz.outlet_for_host(host) if host else None
+        if o is None or o.name in seen:
+            continue
+        seen.add(o.name)
+        if o.level == "national":
+            nat_ev.append(("url", host, None, w))
+        else:
+            obs.append(_Obs("url", host, (Target(o.code, False, False),), None, w, strong=True))
+    if url:
+        for tok, code in gaz.pinyin_codes(url)[:2]:
+            obs.append(_Obs("url", tok, (Target(code, False, False),), None, w, strong=True))
+
+
+def _place_token(token: str, gaz: Gazetteer) -> tuple[list[tuple[str, tuple[Target, ...]]], list[tuple[str, str]]]:
+    """Places and countries named by a dateline token (兰州, 甘肃临夏, 华盛顿)."""
+    places: list[tuple[str, tuple[Target, ...]]] = []
+    countries: list[tuple[str, str]] = []
+    entry = gaz.lookup(token)
+    hits = [entry] if entry is not None else [h.entry for h in gaz.scan(token, cache=False)]
+    for e in hits:
+        if e.kind == PLACE:
+            places.append((e.surface, e.targets))
+        elif e.kind == COUNTRY:
+            countries.append((e.surface, e.targets[0].code))
+    return places, countries
+
+
+def _dateline(
+    lead: str,
+    outlet: Any,
+    gaz: Gazetteer,
+    obs: list[_Obs],
+    nat_ev: list[tuple[str, str, int | None, float]],
+    for_ev: list[tuple[str, str, str, int | None, float]],
+    W: dict[str, float],
+) -> int:
+    """Adds dateline observations; returns the body offset where the dateline's place token ends
+    (0 if none), so the same token is not counted again as a body mention."""
+    w = W["dateline"]
+    end = 0
+    # 本报兰州讯 / 【本报讯】
+    m = _LOCAL_DATELINE.search(lead)
+    if m is not None:
+        token = m.group(1)
+        if not token:
+            if outlet is not None and outlet.level != "national":
+                obs.append(_Obs("dateline", m.group(0), (Target(outlet.code, False, False),), m.start(), w, strong=True))
+        else:
+            places, countries = _place_token(token, gaz)
+            for surface, targets in places:
+                obs.append(_Obs("dateline", surface, targets, m.start(1), w, strong=True))
+            for surface, iso in countries:
+                for_ev.append(("dateline", surface, iso, m.start(1), w))
+            if places or countries:
+                end = m.end(1)
+    # 新华社兰州8月9日电, 中新网甘肃临夏…电, 兰州晚报讯, 每日甘肃网-科技鑫报讯
+    for s, e, o in gaz.find_outlets(lead):
+        m2 = _AFTER_OUTLET.match(lead, e)
+        if m2 is None:
+            continue
+        token = m2.group(1)
+        if not token:
+            if o.level == "national":
+                nat_ev.append(("dateline", o.name, s, W["outlet_national"]))
+            else:
+                obs.append(_Obs("outlet", o.name, (Target(o.code, False, False),), s, W["outlet"], strong=True))
+            continue
+        places, countries = _place_token(token, gaz)
+        for surface, targets in places:
+            if o.level == "national" and surface in gaz.rules.national_capital:
+                nat_ev.append(("dateline", o.name + surface, s, w / 2))  # 新华社北京电: national news
+            elif o.level == "national":
+                # A national agency files from its provincial bureau (新华网成都电 on a 攀枝花 quake):
+                # strong for the province, weak for the city itself.
+                provs = tuple(dict.fromkeys(Target(gaz.divisions[t.code].province_code, False, False) for t in targets))
+                obs.append(_Obs("dateline", surface, provs, m2.start(1), w, strong=True))
+                obs.append(_Obs("dateline", surface, targets, m2.start(1), W["body_first"], strong=True))
+            else:
+                obs.append(_Obs("dateline", surface, targets, m2.start(1), w, strong=True))
+        for surface, iso in countries:
+            for_ev.append(("dateline", surface, iso, m2.start(1), w))
+        if places or countries:
+            end = max(end, m2.end(1))
+        elif o.level != "national":
+            obs.append(_Obs("outlet", o.name, (Target(o.code, False, False),), s, W["outlet"], strong=True))
+    return end
+
+
+def _body_signals(
+    body: str,
+    gaz: Gazetteer,
+    obs: list[_Obs],
+    nat_ev: list[tuple[str, str, int | None, float]],
+    for_ev: list[tuple[str, str, str, int | None, float]],
+    W: dict[str, float],
+    skip_before: int = 0,
+) -> None:
+    if not body:
+        return
+    lead_chars = int(W["lead_chars"])
+    first, repeat, cap, lead_f = W["body_first"], W["body_repeat"], W["body_cap"], W["lead_factor"]
+    # surface -> [first offset, weight, follow_ok, entry]
+    places: dict[str, list[Any]] = {}
+    countries: dict[str, list[Any]] = {}
+    seen_nat: set[str] = set()
+    for start, _end, e, follow_ok in gaz.scan(body):
+        kind = e.kind
+        if start < skip_before and (kind == PLACE or kind == COUNTRY):
+            continue  # the dateline's own place token
+        if kind == PLACE:
+            rec = places.get(e.surface)
+            if rec is None:
+                places[e.surface] = [start, first * lead_f if start < lead_chars else first, follow_ok, e]
+            else:
+                w = rec[1] + repeat
+                rec[1] = w if w < cap else cap
+                if follow_ok:
+                    rec[2] = True
+        elif kind == COUNTRY:
+            rec = countries.get(e.surface)
+            if rec is None:
+                countries[e.surface] = [start, first * W["foreign"], e.targets[0].code]
+            else:
+                rec[1] = min(cap, rec[1] + repeat * W["foreign"])
+        elif kind == NATIONAL and e.surface not in seen_nat:
+            if body.rfind("《", 0, start) > body.rfind("》", 0, start):
+                continue  # cited document title: 《最高人民法院关于…》
+            seen_nat.add(e.surface)
+            nat_ev.append(("body", e.surface, start, e.weight))
+    for surface, (off, w, follow_ok, e) in places.items():
+        obs.append(_Obs("body", surface, e.targets, off, w, False, follow_ok))
+    for surface, (off, w, iso) in countries.items():
+        for_ev.append(("body", surface, iso, off, w))
+
+
+def _case_numbers(body: str, gaz: Gazetteer, obs: list[_Obs], w: float) -> None:
+    abbr = gaz.rules.case_abbr
+    seen: set[str] = set()
+    found = [m for lit, rx in _CASE_NO if lit in body for m in rx.finditer(body)]
+    for m in found:
+        prov = abbr.get(m.group(1))
+        if prov is None:
+            continue
+        d1, d2 = m.group(2), m.group(3)
+        code = prov + "0000"
+        if int(d1) < 70:  # 71+ are special courts (railway, maritime, IP …): province only
+            for cand in ((prov + d1 + d2) if d2 else None, prov + d1 + "00"):
+                if cand and cand in gaz.divisions:
+                    code = cand
+                    break
+        if code in seen or code not in gaz.divisions:
+            continue
+        seen.add(code)
+        obs.append(_Obs("body", m.group(0), (Target(code, False, False),), m.start(), w, strong=True))
+
+
+# ----- decision ------------------------------------------------------------------------------
+
+
+def _best(targets: list[Target], tally: _Tally, min_support: float, prior: str | None, gaz: Gazetteer) -> Target | None:
+    scored = sorted(((tally.support(t.code), t) for t in targets), key=lambda x: -x[0])
+    top = scored[0][0]
+    if top > 0 and top >= min_support and (len(scored) == 1 or scored[1][0] < top):
+        return scored[0][1]
+    if top == 0 and prior is not None:
+        in_prior = [t for t in targets if gaz.divisions[t.code].province_code == prior]
+        if len(in_prior) == 1:
+            return in_prior[0]
+    return None
+
+
+def _pick(scores: Mapping[str, float], codes: list[str], parent: float, share_all: float, share_sub: float, margin: float, minimum: float) -> str | None:
+    """The top code if it dominates its siblings (share of their total, margin over the runner-up)
+    and holds a fair share of all the parent's evidence (a passing 兰州 in a province-wide story
+    does not make it a Lanzhou story)."""
+    ranked = sorted(((scores.get(c, 0.0), c) for c in codes), reverse=True)
+    if not ranked or ranked[0][0] <= 0:
+        return None
+    top, code = ranked[0]
+    second = ranked[1][0] if len(ranked) > 1 else 0.0
+    siblings = sum(x for x, _ in ranked)
+    if top >= minimum and top >= share_all * parent and top >= share_sub * siblings and top >= margin * second:
+        return code
+    return None
+
+
+def _decide(
+    tally: _Tally, nat_ev: list[tuple[str, str, int | None, float]], for_ev: list[tuple[str, str, str, int | None, float]], gaz: Gazetteer
+) -> dict[str, Any]:
+    W, T = gaz.rules.weights, gaz.rules.thresholds
+    divs = gaz.divisions
+    P = tally.P
+    nat = min(W["national_cap"], sum(e[3] for e in nat_ev))
+    foreign: dict[str, float] = defaultdict(float)
+    for ev in for_ev:
+        foreign[ev[2]] += ev[4]
+    for_total = sum(foreign.values())
+    loc_total = sum(P.values())
+    top_prov, loc = max(P.items(), key=lambda kv: kv[1]) if P else (None, 0.0)
+    share = loc / loc_total if loc_total else 0.0
+    denom = loc_total + nat + for_total
+
+    out: dict[str, Any] = dict.fromkeys(LABEL_KEYS)
+    out["scope"] = "none"
+    out["region_evidence"] = []
+    if for_total >= T["min_foreign"] and for_total > loc and for_total >= nat:
+        out["scope"] = "foreign"
+        out["region_confidence"] = _conf(for_total, denom)
+        out["region_evidence"] = _ev_list([(s, surf, iso or None, off, w) for s, surf, iso, off, w in for_ev])
+        return out
+    dominant = share >= T["province_share"] or len(P) < T["many_provinces"]
+    if top_prov is not None and loc >= T["min_local"] and loc >= nat and dominant:
+        pass  # local, below
+    elif nat >= T["min_national"] or (loc > 0 and not dominant):
+        out["scope"] = "national"
+        out["region_confidence"] = _conf(max(nat, loc_total - loc), denom)
+        out["region_evidence"] = _ev_list([(s, surf, NATIONAL_CODE, off, w) for s, surf, off, w in nat_ev])
+        return out
+    elif top_prov is None or loc < T["min_local"]:
+        return out
+
+    assert top_prov is not None
+    out["scope"] = "local"
+    out["province_code"] = top_prov
+    out["province"] = divs[top_prov].name
+    prefs = [c for c in tally.F if divs[c].province_code == top_prov]
+    if top_prov in MUNICIPALITIES:
+        # The city is the province: its districts hang under a 市辖区 group (110100; 重庆 also has 500200).
+        pref = max(prefs, key=lambda c: tally.F[c]) if prefs else top_prov[:2] + "0100"
+        county_parent = loc
+        counties = [c for c in tally.C if divs[c].province_code == top_prov]
+    else:
+        pref = _pick(tally.F, prefs, loc, T["prefecture_share"], T["prefecture_share_sub"], T["prefecture_margin"], T["prefecture_min"])
+        county_parent = tally.F.get(pref, 0.0) if pref else loc
+        counties = [c for c in tally.C if (divs[c].prefecture_code == pref if pref else divs[c].province_code == top_prov and not divs[c].prefecture_code)]
+    county = _pick(tally.C, counties, county_parent, T["county_share"], T["county_share_sub"], T["county_margin"], T["county_min"])
+    if county and top_prov in MUNICIPALITIES:
+        pref = divs[county].prefecture_code
+    if pref:
+        out["prefecture_code"], out["prefecture"] = pref, divs[pref].name
+    if county:
+        out["county_code"], out["county"] = county, divs[county].name
+    out["region_confidence"] = _conf(loc, denom)
+    chosen = {top_prov, pref, county}
+    kept = []
+    for o, code, w in tally.contrib:
+        d = divs[code]
+        if d.province_code == top_prov:
+            # Evidence for the chosen codes first, then what else supported the province.
+            on_path = code in chosen or (d.prefecture_code in chosen and d.prefecture_code is not None)
+            kept.append((o.signal, o.surface, code, o.offset, w * (2.0 if on_path else 1.0)))
+    out["region_evidence"] = _ev_list(kept)
+    return out
+
+
+def _conf(score: float, denom: float) -> float:
+    if denom <= 0:
+        return 0.0
+    return round((score / denom) * (1.0 - math.exp(-score / 3.0)), 3)
+
+
+def _ev_list(items: list[tuple[str, str, str | None, int | None, float]], limit: int = 10) -> list[dict[str, Any]]:
+    seen: set[tuple[str, str]] = set()
+    out: list[dict[str, Any]] = []
+    for signal, surface, code, offset, _w in sorted(items, key=lambda x: -x[4]):
+        if (signal, surface) in seen:
+            continue
+        seen.add((signal, surface))
+        out.append({"signal": signal, "surface": surface, "code": code, "offset": offset})
+        if len(out) >= limit:
+            break
+    return out

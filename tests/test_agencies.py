@@ -1,0 +1,241 @@
+"""Agency mentions: canonical names, types, levels and jurisdictions, on the seed page, real corpus
+snippets and synthetic one-liners for context resolution and traps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from pipelines.label.agencies import find_agencies
+from pipelines.label.gazetteer import load_gazetteer
+from pipelines.label.region import resolve_region
+from pipelines.schema import AGENCY, AGENCY_LEVELS, AGENCY_MENTIONS, AGENCY_TYPES
+
+DATA = Path(__file__).resolve().parent / "data"
+SEED = DATA / "seed" / "000_0728b4a53c9668bd.txt"
+CORPUS = DATA / "corpus"
+
+
+@pytest.fixture(scope="module")
+def gaz() -> Any:
+    return load_gazetteer()
+
+
+def seed_article(cut: bool = True) -> dict[str, Any]:
+    """The seed page as the parser hands it over (same helper as in test_region.py)."""
+    lines = SEED.read_text(encoding="utf-8").split("\n")
+    crumbs = [c.strip() for c in lines[1].split(">")][1:-1]
+    source = next(ln for ln in lines if ln.startswith("来源:"))
+    text = "\n".join(lines)
+    body = text[text.index("【本报讯】") :]
+    if cut:
+        body = body[: body.index("新闻推荐")].strip()
+    return {"title": lines[3].strip(), "body": body, "breadcrumb": crumbs, "outlet": source.removeprefix("来源:").split()[0]}
+
+
+def corpus_text(rel: str) -> str:
+    return (CORPUS / rel).read_bytes().decode("utf-8-sig")
+
+
+def run(gaz: Any, body: str, **kw: Any) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    art = {"title": kw.pop("title", ""), "body": body, **kw}
+    region = resolve_region(art, gaz)
+    agencies, mentions = find_agencies(art, region, gaz)
+    return region, agencies, mentions
+
+
+def by_name(agencies: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {a["name"]: a for a in agencies}
+
+
+def key(a: dict[str, Any]) -> tuple[str, str, str | None]:
+    return a["type"], a["level"], a["region_code"]
+
+
+# ----- the seed page ------------------------------------------------------------------------
+
+
+def test_seed_agencies(gaz: Any) -> None:
+    art = seed_article()
+    region = resolve_region(art, gaz)
+    agencies, mentions = find_agencies(art, region, gaz)
+    got = by_name(agencies)
+    assert key(got["甘肃省高级人民法院"]) == ("court", "high", "620000")
+    assert "省高院" in got["甘肃省高级人民法院"]["mentions"]
+    assert key(got["兰州市中级人民法院"]) == ("court", "intermediate", "620100")
+    assert {"兰州中院", "中院"} <= set(got["兰州市中级人民法院"]["mentions"])  # 我们中院 -> the article's city
+    assert key(got["最高人民法院"]) == ("court", "supreme", "000000")
+    assert key(got["中共兰州市委员会"]) == ("party", "prefectural", "620100")
+    assert key(got["中共兰州市委政法委员会"]) == ("political_legal", "prefectural", "620100")
+    # Nothing from the recommendation box (漳县检察院 …) and no generic 全省法院 / 全市法院 / 各县区法院.
+    assert not any("漳县" in a["name"] for a in agencies)
+    surfaces = {m["surface"] for m in mentions}
+    assert not surfaces & {"省法院", "市法院", "区法院", "法院"}
+    assert len(agencies) == 5
+
+
+def test_seed_boilerplate_would_add_zhangxian(gaz: Any) -> None:
+    # Shows why the body must be cut at 新闻推荐: the uncut page names 漳县检察院 in its sidebar.
+    art = seed_article(cut=False)
+    agencies, _ = find_agencies(art, resolve_region(art, gaz), gaz)
+    assert "漳县人民检察院" in by_name(agencies)
+
+
+def test_mention_rows_fit_the_schema(gaz: Any) -> None:
+    art = seed_article()
+    agencies, mentions = find_agencies(art, resolve_region(art, gaz), gaz)
+    pa.array(agencies, type=AGENCY)
+    rows = [{"article_id": "0" * 16, **m} for m in mentions]
+    table = AGENCY_MENTIONS.conform(AGENCY_MENTIONS.from_records(rows))
+    assert table.num_rows == len(mentions) > 5
+    for m in mentions:
+        assert m["type"] in AGENCY_TYPES and m["level"] in AGENCY_LEVELS
+        assert art["body"][m["offset"] : m["offset"] + len(m["surface"])] == m["surface"]
+    assert sum(len(a["mentions"]) for a in agencies) <= len(mentions)
+
+
+# ----- context resolution -------------------------------------------------------------------
+
+
+def test_bare_organs_take_the_article_region(gaz: Any) -> None:
+    _, agencies, _ = run(gaz, "兰州市近日召开会议。市委、市政府主要领导出席，省高院、市中院负责人列席。", breadcrumb=["甘肃", "兰州市"])
+    got = by_name(agencies)
+    assert key(got["中共兰州市委员会"]) == ("party", "prefectural", "620100")
+    assert key(got["兰州市人民政府"]) == ("government", "prefectural", "620100")
+    assert key(got["甘肃省高级人民法院"]) == ("court", "high", "620000")
+    assert key(got["兰州市中级人民法院"]) == ("court", "intermediate", "620100")
+
+
+def test_county_level_bare_organs(gaz: Any) -> None:
+    _, agencies, _ = run(gaz, "榆中县委书记在县政府会议上强调，县法院和县检察院要加强协作。", breadcrumb=["甘肃", "兰州市", "榆中新闻"])
+    got = by_name(agencies)
+    assert key(got["中共榆中县委员会"]) == ("party", "county", "620123")
+    assert key(got["榆中县人民政府"]) == ("government", "county", "620123")
+    assert key(got["榆中县人民法院"]) == ("court", "basic", "620123")
+    assert key(got["榆中县人民检察院"]) == ("procuratorate", "basic", "620123")  # not 和县 (Anhui)
+
+
+def test_chengguan_court_lanzhou_vs_lhasa(gaz: Any) -> None:
+    _, lz, _ = run(gaz, "城关区法院近日开庭审理一起合同纠纷，兰州中院派员旁听。", breadcrumb=["甘肃", "兰州市"])
+    assert key(by_name(lz)["兰州市城关区人民法院"]) == ("court", "basic", "620102")
+    _, ls, _ = run(gaz, "拉萨市城关区法院近日召开会议，西藏自治区高级人民法院领导出席。")
+    got = by_name(ls)
+    assert key(got["拉萨市城关区人民法院"]) == ("court", "basic", "540102")
+    assert key(got["西藏自治区高级人民法院"]) == ("court", "high", "540000")
+
+
+def test_place_bound_names(gaz: Any) -> None:
+    body = "甘肃省兰州市中级人民法院、兰州市城关区人民法院、永登县人民法院、临夏州中院和甘肃省人民检察院联合发布典型案例。"
+    _, agencies, mentions = run(gaz, body)
+    got = by_name(agencies)
+    assert key(got["兰州市中级人民法院"]) == ("court", "intermediate", "620100")
+    assert key(got["兰州市城关区人民法院"]) == ("court", "basic", "620102")
+    assert key(got["永登县人民法院"]) == ("court", "basic", "620121")  # counties are not prefixed
+    assert key(got["临夏回族自治州中级人民法院"]) == ("court", "intermediate", "622900")
+    assert key(got["甘肃省人民检察院"]) == ("procuratorate", "high", "620000")
+    assert mentions[0]["surface"] == "甘肃省兰州市中级人民法院" and mentions[0]["offset"] == 0
+
+
+def test_special_courts(gaz: Any) -> None:
+    _, agencies, _ = run(gaz, "兰州铁路运输中级法院和甘肃矿区人民法院近日签署协议。")
+    got = by_name(agencies)
+    assert key(got["兰州铁路运输中级法院"]) == ("court", "special", "620100")
+    assert key(got["甘肃矿区人民法院"]) == ("court", "special", "620000")
+
+
+def test_police_units_fold_into_their_parent(gaz: Any) -> None:
+    _, agencies, mentions = run(gaz, "近日，漳县检察院联合漳县公安局城关派出所开展普法宣传。兰州市公安局城关分局、兰州市公安局交警支队配合。")
+    got = by_name(agencies)
+    assert key(got["漳县人民检察院"]) == ("procuratorate", "basic", "621125")
+    assert key(got["漳县公安局城关派出所"]) == ("public_security", "county", "621125")
+    assert key(got["兰州市公安局城关分局"]) == ("public_security", "county", "620102")
+    assert key(got["兰州市公安局交通警察支队"]) == ("public_security", "prefectural", "620100")
+    assert "漳县公安局" not in got and "兰州市公安局" not in got  # parents are folded into the sub-unit
+    assert {m["surface"] for m in mentions} >= {"漳县公安局城关派出所", "兰州市公安局城关分局"}
+
+
+def test_other_organ_types(gaz: Any) -> None:
+    body = "甘肃省司法厅、兰州市司法局、甘肃省公安厅、天水市纪委监委、甘肃省人大常委会、兰州市人大负责人出席。"
+    _, agencies, _ = run(gaz, body)
+    got = by_name(agencies)
+    assert key(got["甘肃省司法厅"]) == ("justice", "provincial", "620000")
+    assert key(got["兰州市司法局"]) == ("justice", "prefectural", "620100")
+    assert key(got["甘肃省公安厅"]) == ("public_security", "provincial", "620000")
+    assert key(got["天水市纪委监委"]) == ("discipline", "prefectural", "620500")
+    assert key(got["甘肃省人民代表大会常务委员会"]) == ("congress", "provincial", "620000")
+    assert key(got["兰州市人民代表大会"]) == ("congress", "prefectural", "620100")
+
+
+def test_national_organs(gaz: Any) -> None:
+    _, agencies, _ = run(gaz, "最高法、最高检、公安部、司法部联合发布意见。中央政法委、中央纪委国家监委和全国人大常委会有关负责人出席。")
+    got = by_name(agencies)
+    assert key(got["最高人民法院"]) == ("court", "supreme", "000000")
+    assert key(got["最高人民检察院"]) == ("procuratorate", "supreme", "000000")
+    assert key(got["公安部"]) == ("public_security", "national", "000000")
+    assert key(got["司法部"]) == ("justice", "national", "000000")
+    assert key(got["中共中央政法委员会"]) == ("political_legal", "national", "000000")
+    assert key(got["中央纪委国家监委"]) == ("discipline", "national", "000000")
+    assert key(got["全国人民代表大会常务委员会"]) == ("congress", "national", "000000")
+
+
+def test_municipality_organs(gaz: Any) -> None:
+    _, agencies, _ = run(gaz, "北京市第一中级人民法院二审。北京市委、北京市海淀区人民法院高度重视。")
+    got = by_name(agencies)
+    assert key(got["北京市第一中级人民法院"]) == ("court", "intermediate", "110100")
+    assert key(got["中共北京市委员会"]) == ("party", "provincial", "110000")  # a municipality's 市委 is provincial
+    assert key(got["北京市海淀区人民法院"]) == ("court", "basic", "110108")
+
+
+def test_former_name_canonicalises_to_current_unit(gaz: Any) -> None:
+    _, agencies, _ = run(gaz, "华亭县人民法院近日审结一起案件。")
+    assert key(by_name(agencies)["华亭市人民法院"]) == ("court", "basic", "620881")
+
+
+# ----- traps --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "全省法院、全市法院、各县区法院和两级法院都要加强执行工作。",
+        "兰州军区法院近日开庭。",
+        "社区委员会换届选举顺利完成。",
+        "公安部门提醒市民注意防范电信诈骗。",
+        "该案依据《最高人民法院关于审理民间借贷案件适用法律若干问题的规定》处理。",
+        "超市委托第三方检测，结果合格。",
+    ],
+)
+def test_generic_or_cited_organs_are_not_agencies(gaz: Any, body: str) -> None:
+    _, agencies, mentions = run(gaz, body, breadcrumb=["甘肃", "兰州市"])
+    assert agencies == [] and mentions == []
+
+
+def test_bare_organ_without_region_is_dropped(gaz: Any) -> None:
+    _, agencies, _ = run(gaz, "省高院和市中院负责人出席了会议。")
+    assert agencies == []
+
+
+# ----- real corpus --------------------------------------------------------------------------
+
+
+def test_real_court_digest(gaz: Any) -> None:
+    _, agencies, _ = run(gaz, corpus_text("txt/court_cases/case_exec_035.txt"))
+    got = by_name(agencies)
+    assert key(got["兰州铁路运输法院"]) == ("court", "special", "620100")
+    assert key(got["兰州市城关区人民法院"]) == ("court", "basic", "620102")
+    assert "最高人民法院" not in got  # only cited as 《最高人民法院关于…》 there
+
+
+def test_real_fire_report(gaz: Any) -> None:
+    _, agencies, _ = run(gaz, corpus_text("txt/cec_raw/cec_043.txt"))
+    got = by_name(agencies)
+    assert key(got["兰州市人民政府"]) == ("government", "prefectural", "620100")
+    assert key(got["兰州市城关区人民政府"]) == ("government", "county", "620102")
+
+
+def test_test_data_is_present() -> None:
+    assert (CORPUS / "SOURCES.tsv").exists()
+    assert Path(CORPUS / "txt/court_cases/case_exec_035.txt").exists()

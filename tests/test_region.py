@@ -1,0 +1,324 @@
+"""Region resolution: the seed page, real corpus snippets and the known traps.
+
+Real texts live in tests/data (seed page given by the user; corpus files listed in
+tests/data/corpus/SOURCES.tsv). Synthetic one-liners are used only for traps the corpus lacks.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from pipelines.label.gazetteer import DATA_DIR, data_files, load_gazetteer
+from pipelines.label.region import LABEL_KEYS, resolve_region
+from pipelines.schema import ARTICLES, EVIDENCE, SCOPES
+
+DATA = Path(__file__).resolve().parent / "data"
+SEED = DATA / "seed" / "000_0728b4a53c9668bd.txt"
+CORPUS = DATA / "corpus"
+SIGNALS = {"breadcrumb", "outlet", "dateline", "title", "body", "url"}
+
+
+@pytest.fixture(scope="module")
+def gaz() -> Any:
+    return load_gazetteer()
+
+
+def seed_article(cut: bool = True) -> dict[str, Any]:
+    """The seed page as the parser hands it over: story only (cut at 新闻推荐), header fields split out."""
+    lines = SEED.read_text(encoding="utf-8").split("\n")
+    crumbs = [c.strip() for c in lines[1].split(">")][1:-1]  # drop the site root and the final 正文
+    title = lines[3].strip()
+    source = next(ln for ln in lines if ln.startswith("来源:"))
+    outlet = source.removeprefix("来源:").split()[0]
+    text = "\n".join(lines)
+    body = text[text.index("【本报讯】") :]
+    if cut:
+        body = body[: body.index("新闻推荐")].strip()
+    return {
+        "title": title,
+        "body": body,
+        "breadcrumb": crumbs,
+        "outlet": outlet,
+        "url": "https://www.yybnet.net/",
+        "site": "yybnet.net",
+        "source_format": "page_text",
+    }
+
+
+def corpus_text(rel: str) -> str:
+    raw = (CORPUS / rel).read_bytes()
+    return raw.decode("gb18030" if "tensite" in rel else "utf-8-sig")
+
+
+def codes(ev: list[dict[str, Any]]) -> set[str]:
+    return {e["code"] for e in ev}
+
+
+def label(gaz: Any, body: str, **kw: Any) -> dict[str, Any]:
+    return resolve_region({"title": kw.pop("title", ""), "body": body, **kw}, gaz)
+
+
+# ----- the seed page ------------------------------------------------------------------------
+
+
+def test_seed_resolves_to_lanzhou_without_county(gaz: Any) -> None:
+    art = seed_article()
+    assert art["breadcrumb"] == ["甘肃", "兰州市", "兰州新闻"] and art["outlet"] == "兰州日报"
+    r = resolve_region(art, gaz)
+    assert r["scope"] == "local"
+    assert (r["province_code"], r["prefecture_code"], r["county_code"]) == ("620000", "620100", None)
+    assert (r["province"], r["prefecture"], r["county"]) == ("甘肃省", "兰州市", None)
+    assert r["region_confidence"] > 0.7
+    signals = {e["signal"] for e in r["region_evidence"]}
+    assert {"breadcrumb", "dateline", "outlet", "body"} <= signals
+    dl = next(e for e in r["region_evidence"] if e["signal"] == "dateline")
+    assert dl["surface"] == "本报讯" and dl["code"] == "620100"  # 【本报讯】 = the outlet's region
+
+
+def test_seed_body_alone_still_lanzhou(gaz: Any) -> None:
+    r = label(gaz, seed_article()["body"])
+    assert (r["province_code"], r["prefecture_code"], r["county_code"]) == ("620000", "620100", None)
+
+
+def test_seed_boilerplate_does_not_add_a_county(gaz: Any) -> None:
+    # The uncut page also mentions 漳县/陇西 in its recommendation box; the story still wins.
+    r = resolve_region(seed_article(cut=False), gaz)
+    assert (r["prefecture_code"], r["county_code"]) == ("620100", None)
+
+
+def test_label_dict_shape_and_types(gaz: Any) -> None:
+    r = resolve_region(seed_article(), gaz)
+    assert tuple(r) == LABEL_KEYS
+    assert r["scope"] in SCOPES
+    for e in r["region_evidence"]:
+        assert set(e) == {"signal", "surface", "code", "offset"} and e["signal"] in SIGNALS
+    # The values fit the published Arrow types.
+    pa.array([r["region_evidence"]], type=pa.list_(EVIDENCE))
+    for key in LABEL_KEYS:
+        pa.array([r[key]], type=ARTICLES[key].type)
+
+
+def test_body_offsets_point_at_the_surface(gaz: Any) -> None:
+    art = seed_article()
+    r = resolve_region(art, gaz)
+    body_ev = [e for e in r["region_evidence"] if e["signal"] == "body"]
+    assert body_ev
+    for e in body_ev:
+        assert art["body"][e["offset"] : e["offset"] + len(e["surface"])] == e["surface"]
+
+
+# ----- traps --------------------------------------------------------------------------------
+
+
+def test_silver_is_not_baiyin(gaz: Any) -> None:
+    text = "国际白银价格周三大幅上涨，白银期货主力合约收涨3%，现货白银报每盎司25美元。分析师认为白银后市仍将偏强。"
+    r = label(gaz, text, title="白银创下年内新高")
+    assert r["scope"] == "none" and r["province_code"] is None
+    assert "620400" not in codes(r["region_evidence"])
+
+
+def test_silver_in_a_gansu_paper_is_still_not_baiyin(gaz: Any) -> None:
+    r = label(gaz, "受国际市场影响，白银价格和白银期货双双走高。", outlet="甘肃日报")
+    assert r["province_code"] == "620000" and r["prefecture_code"] is None
+    assert "620400" not in codes(r["region_evidence"])
+
+
+def test_baiyin_city_with_context(gaz: Any) -> None:
+    assert label(gaz, "白银市平川区近日召开会议，部署防汛工作。")["prefecture_code"] == "620400"
+    # Bare 白银 counts when followed by an organ word or when Gansu is otherwise evidenced.
+    assert label(gaz, "白银中院近日审结一起案件。")["prefecture_code"] == "620400"
+    assert label(gaz, "甘肃省近日部署，在白银建设新材料基地，白银将成为重要增长极。")["prefecture_code"] == "620400"
+
+
+def test_lanzhou_military_region_is_not_lanzhou(gaz: Any) -> None:
+    # Real SogouC text: 在沈阳军区、兰州军区，来自士兵的建设… (a 新华网北京 national story).
+    r = label(gaz, corpus_text("txt/sogouc_sample/sogouc_C000024_18.txt"))
+    assert r["scope"] == "national" and r["province_code"] is None
+    assert "620100" not in codes(r["region_evidence"])
+    assert label(gaz, "记者从兰州军区总医院获悉，该院专家团队完成一例手术。")["scope"] == "none"
+
+
+def test_queensland_is_not_lanzhou(gaz: Any) -> None:
+    r = label(gaz, "在澳大利亚昆士兰州，当地时间周二发生山火，昆士兰州政府宣布进入紧急状态。")
+    assert r["scope"] == "foreign" and r["province_code"] is None
+    assert codes(r["region_evidence"]) == {"AU"}
+
+
+def test_chengguan_lanzhou_vs_lhasa(gaz: Any) -> None:
+    lz = label(gaz, "城关区法院近日开庭审理一起合同纠纷。兰州市城关区委书记到庭旁听。", title="城关区法院开庭")
+    assert (lz["province_code"], lz["prefecture_code"], lz["county_code"]) == ("620000", "620100", "620102")
+    ls = label(gaz, "拉萨市城关区人民法院近日召开会议，西藏自治区高级人民法院领导出席。城关区群众代表参加。")
+    assert (ls["province_code"], ls["prefecture_code"], ls["county_code"]) == ("540000", "540100", "540102")
+
+
+def test_county_name_shared_across_provinces(gaz: Any) -> None:
+    # 东乡县: Gansu's 东乡族自治县 (622926) and Jiangxi's former 东乡县, now 抚州市东乡区 (361003).
+    gs = label(gaz, "临夏州东乡县近日举办农民丰收节，东乡县群众载歌载舞。")
+    assert (gs["prefecture_code"], gs["county_code"]) == ("622900", "622926")
+    jx = label(gaz, "江西省抚州市东乡县近日举办农民丰收节，东乡县群众载歌载舞。")
+    assert (jx["prefecture_code"], jx["county_code"]) == ("361000", "361003")
+    # 金川: 金川区 (Jinchang, Gansu) vs 金川县 (Aba, Sichuan), both context-only short names.
+    assert label(gaz, "金昌市近日召开会议，金川公安分局通报治安情况。")["county_code"] in (None, "620302")
+    assert "513226" not in codes(label(gaz, "金昌市近日召开会议，金川公安分局通报治安情况。")["region_evidence"])
+
+
+def test_chengguan_real_fire_report(gaz: Any) -> None:
+    # CEC: 城关区泰生大厦 fire with no city named; the ambiguity falls back to the Gansu prior.
+    r = label(gaz, corpus_text("txt/cec_raw/cec_043.txt"))
+    assert (r["province_code"], r["prefecture_code"], r["county_code"]) == ("620000", "620100", "620102")
+    assert r["region_confidence"] < 0.6  # a tie-break, not strong evidence
+
+
+def test_chengguan_town_elsewhere_is_not_a_district(gaz: Any) -> None:
+    # CEC: 开封市通许县城关镇 (Henan) — 城关镇 must not read as 城关区.
+    r = label(gaz, corpus_text("txt/cec_raw/cec_311.txt"))
+    assert r["province_code"] == "410000"
+    assert not codes(r["region_evidence"]) & {"620102", "540102"}
+
+
+def test_street_names_are_not_places(gaz: Any) -> None:
+    # Real 2011 page on Lanzhou's tea market: shops on 金昌路, 张掖路, 甘南路, 定西路 (Lanzhou streets).
+    raw = (CORPUS / "html/likgjava_eb/eb_sqzx_ff8080812f588033012f66a1445c04bd.jsp").read_text(encoding="utf-8")
+    title = re.search(r"<h1>(.*?)</h1>", raw).group(1)  # type: ignore[union-attr]
+    start, end = raw.index("今年的第一茬春茶"), raw.index("侨兴荣获甘肃省著名商标。")
+    body = html.unescape(re.sub(r"<[^>]+>", "\n", raw[start : end + 12]))
+    r = label(gaz, body, title=title)
+    assert (r["province_code"], r["prefecture_code"]) == ("620000", "620100")
+    assert not codes(r["region_evidence"]) & {"620300", "620700", "623000", "621100"}
+
+
+def test_he_zheng_in_hezhengfu_is_not_a_county(gaz: Any) -> None:
+    # Real Sogou text: 党和政府审时度势 … must not read as 和政县 (622925).
+    r = label(gaz, corpus_text("xml/sogoucs/sogou_tensite_030.xml"))
+    assert "622925" not in codes(r["region_evidence"])
+    assert label(gaz, "企业和政府共同努力，和政策一起发力。")["scope"] == "none"
+
+
+def test_japan_in_dateline_digits(gaz: Any) -> None:
+    r = label(gaz, "8月9日本报讯 日前，市委召开常委会，部署下半年工作。", outlet="天水日报")
+    assert r["scope"] == "local" and r["prefecture_code"] == "620500"
+    assert "JP" not in codes(r["region_evidence"])
+
+
+def test_two_character_county_names_inside_words(gaz: Any) -> None:
+    r = label(gaz, "该县被评为示范县，完成县城改造，信息县域共享，提高县级医院水平。")
+    assert r["scope"] == "none", r  # not 范县 成县 息县 高县
+
+
+# ----- signals ------------------------------------------------------------------------------
+
+
+def test_xinhua_dateline_from_a_gansu_bureau(gaz: Any) -> None:
+    r = label(gaz, "新华社兰州8月9日电（记者张三）记者从有关部门获悉，全省夏粮收购工作进展顺利。")
+    assert r["scope"] == "local" and r["province_code"] == "620000"
+    assert any(e["signal"] == "dateline" and e["surface"] == "兰州" for e in r["region_evidence"])
+
+
+def test_xinhua_beijing_dateline_is_national(gaz: Any) -> None:
+    r = label(gaz, "新华社北京5月9日电 国务院常务会议9日召开，部署全国安全生产工作。中共中央、国务院印发意见。", outlet="新华社")
+    assert r["scope"] == "national" and r["province_code"] is None
+    assert all(e["code"] == "000000" for e in r["region_evidence"])
+
+
+def test_local_dateline_with_place(gaz: Any) -> None:
+    r = label(gaz, "本报天水讯（记者李四）近日，当地举办农民丰收节。", outlet="甘肃日报")
+    assert r["prefecture_code"] == "620500"
+
+
+def test_title_outweighs_body(gaz: Any) -> None:
+    r = label(gaz, "活动期间，来自兰州的专家作了讲座。", title="天水麦积区举办苹果采摘节")
+    assert (r["prefecture_code"], r["county_code"]) == ("620500", "620503")
+
+
+def test_breadcrumb_and_outlet_without_body_places(gaz: Any) -> None:
+    r = label(gaz, "近日，全市开展了安全生产大检查。", breadcrumb=["甘肃", "酒泉"], outlet="酒泉日报")
+    assert (r["province_code"], r["prefecture_code"]) == ("620000", "620900")
+
+
+def test_court_case_number(gaz: Any) -> None:
+    r = label(gaz, corpus_text("txt/court_cases/case_exec_035.txt"))
+    assert (r["province_code"], r["prefecture_code"]) == ("620000", "620100")
+    assert any(e["surface"].startswith("（2023）甘") for e in r["region_evidence"])
+
+
+def test_former_name_maps_to_current_code(gaz: Any) -> None:
+    r = label(gaz, "本报记者走访了华亭县。华亭县委、县政府高度重视煤炭产业转型。")
+    assert (r["prefecture_code"], r["county_code"]) == ("620800", "620881")
+    assert r["county"] == "华亭市"
+
+
+def test_municipality(gaz: Any) -> None:
+    r = label(gaz, "北京市海淀区人民法院近日审理此案。海淀区检察院提起公诉，海淀区公安分局配合。")
+    assert (r["province_code"], r["prefecture_code"], r["county_code"]) == ("110000", "110100", "110108")
+    r = label(gaz, "北京市召开会议部署工作。")
+    assert (r["province_code"], r["prefecture_code"], r["county_code"]) == ("110000", "110100", None)
+
+
+def test_prefecture_implies_province_and_province_only_story(gaz: Any) -> None:
+    r = label(gaz, "甘肃省近日出台意见，兰州、天水、酒泉、张掖、武威等地将率先试点，全省推广。")
+    assert (r["province_code"], r["prefecture_code"]) == ("620000", None)
+
+
+def test_no_place_is_none(gaz: Any) -> None:
+    r = label(gaz, "专家提醒，春季气候多变，市民应注意适时增减衣物，预防感冒。")
+    assert r["scope"] == "none" and r["region_confidence"] is None and r["region_evidence"] == []
+
+
+def test_empty_article(gaz: Any) -> None:
+    assert resolve_region({}, gaz)["scope"] == "none"
+
+
+# ----- gazetteer data -----------------------------------------------------------------------
+
+
+def test_gazetteer_is_cached_and_lists_its_files(gaz: Any) -> None:
+    assert load_gazetteer() is gaz
+    files = data_files()
+    assert all(p.exists() for p in files)
+    names = {p.name for p in files}
+    assert {"divisions.csv", "former_names.csv", "outlets.csv", "countries.csv", "agencies.toml", "region_rules.toml"} <= names
+
+
+def test_divisions_cover_china(gaz: Any) -> None:
+    divs = gaz.divisions
+    levels = [d.level for d in divs.values()]
+    assert levels.count("province") == 34  # 31 + HK, MO, TW
+    gansu_prefs = [d for d in divs.values() if d.level == "prefecture" and d.province_code == "620000"]
+    assert len(gansu_prefs) == 14
+    assert divs["622900"].short_names == ("临夏州", "临夏")
+    assert "城关" not in divs["620102"].short_names and "城关" in divs["620102"].context_names
+    assert "白银" in divs["620400"].context_names
+    assert divs["110101"].parent_code == "110100" and divs["110100"].name == "北京市"
+    assert divs["419001"].prefecture_code is None  # 济源: directly under Henan
+    assert divs["620881"].name == "华亭市" and divs["620881"].lat is not None
+    assert gaz.lookup("华亭县").targets[0].code == "620881"
+
+
+def test_former_names_file_has_huating() -> None:
+    with (DATA_DIR / "gazetteer" / "former_names.csv").open(encoding="utf-8") as f:
+        rows = {r["former_name"]: r for r in csv.DictReader(f)}
+    assert rows["华亭县"]["code"] == "620881"
+
+
+def test_outlets_file(gaz: Any) -> None:
+    assert gaz.outlet("兰州日报").code == "620100"
+    assert gaz.outlet("甘肃日报").code == "620000"
+    assert gaz.outlet("新华社").level == "national"
+    assert gaz.outlet("每日甘肃网-科技鑫报").code == "620000"
+
+
+@pytest.mark.skipif(not Path("/work/shared/gazetteer/modood_2023").exists(), reason="raw division tables not available")
+def test_build_script_reproduces_committed_csvs(tmp_path: Path) -> None:
+    script = DATA_DIR / "gazetteer" / "build_gazetteer.py"
+    subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], check=True, capture_output=True)
+    for name in ("divisions.csv", "former_names.csv", "ethnic_groups.csv"):
+        assert (tmp_path / name).read_bytes() == (DATA_DIR / "gazetteer" / name).read_bytes(), name
