@@ -65,6 +65,7 @@ def make_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="score the labels on the hand-labelled evaluation set")
     e.add_argument("--eval-dir", type=Path, default=Path(__file__).resolve().parent.parent / "eval")
     e.add_argument("--write", action="store_true", help="also write eval/RESULTS.md")
+    e.add_argument("--errors", action="store_true", help="also list every disagreement with the hand labels")
     e.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS)
     return parser
 
@@ -146,5 +147,5 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "evaluate":
         from pipelines.evaluate import run_evaluation
 
-        return run_evaluation(args.eval_dir, write=args.write)
+        return run_evaluation(args.eval_dir, write=args.write, show_errors=args.errors)
     return EXIT_USAGE

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,11 +87,19 @@ def _cpca_baseline(texts: list[str]) -> pd.DataFrame:
 
 
 def score(gold: pd.DataFrame, pred: pd.DataFrame) -> dict[str, Any]:
+    # A gold row names a record (source_record) for multi-record files, e.g. a slice of the case
+    # database holding several digests; without one it refers to the file's only/first record.
+    gold = gold.copy()
+    if "source_record" not in gold.columns:
+        gold["source_record"] = None
+    gold["key"] = gold["source_file"] + "#" + gold["source_record"].map(lambda r: "" if _none(r) is None else str(r))
     pred = pred.copy()
-    pred["key"] = pred["source_file"]
-    # multi-record files (jsonl) hold one record each in the eval set
-    pred = pred.sort_values(["key", "source_record"]).drop_duplicates("key")
-    merged = gold.merge(pred, left_on="source_file", right_on="key", how="left", suffixes=("_gold", ""))
+    first = pred.sort_values(["source_file", "source_record"]).drop_duplicates("source_file").assign(
+        key=lambda d: d["source_file"] + "#"
+    )
+    pred["key"] = pred["source_file"] + "#" + pred["source_record"].fillna("")
+    pred = pd.concat([pred[pred["source_record"].notna()], first]).drop_duplicates("key")
+    merged = gold.merge(pred.drop(columns=["source_file", "source_record"]), on="key", how="left", suffixes=("_gold", ""))
     missing = merged["article_id"].isna().sum()
     res: dict[str, Any] = {"articles": len(gold), "missing_predictions": int(missing)}
     res["scope_accuracy"] = float((merged["scope_gold"] == merged["scope"]).mean())
@@ -145,11 +152,26 @@ def score(gold: pd.DataFrame, pred: pd.DataFrame) -> dict[str, Any]:
     return res
 
 
+def _none(value: Any) -> Any:
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
+
+
 def _errors(merged: pd.DataFrame) -> list[str]:
+    """Per-article disagreements, for error analysis (``evaluate --errors``)."""
     out = []
     for _, r in merged.iterrows():
-        if (r["prefecture_code_gold"] or "") != (r["prefecture_code"] or "") or r["scope_gold"] != r["scope"]:
-            out.append(f"region {r['source_file']}: gold {r['scope_gold']} {r['province_code_gold']}/{r['prefecture_code_gold']} pred {r['scope']} {r['province_code']}/{r['prefecture_code']}")
+        sf = r["source_file"]
+        cols = ("province_code", "prefecture_code", "county_code")
+        gold_region = (r["scope_gold"], *(_none(r[f"{c}_gold"]) for c in cols))
+        pred_region = (r["scope"], *(_none(r[c]) for c in cols))
+        if gold_region != pred_region:
+            out.append(f"region   {sf}: gold {gold_region} pred {pred_region}")
+        g, p = _agency_keys(r["agencies_gold"]), _agency_keys(r["agencies"])
+        if g != p:
+            out.append(f"agencies {sf}: missing {sorted(g - p)} extra {sorted(p - g)}")
+        gt, pt = set(r["topics_gold"] or []), set(list(r["topics"]) if r["topics"] is not None else [])
+        if gt != pt:
+            out.append(f"topics   {sf}: missing {sorted(gt - pt)} extra {sorted(pt - gt)}")
     return out
 
 
@@ -189,6 +211,7 @@ def format_report(res: dict[str, Any]) -> str:
 
 
 def run_evaluation(eval_dir: Path, write: bool = False, show_errors: bool = False) -> int:
+    """Print the accuracy report (and with ``show_errors`` every disagreement); 1 if articles are missing."""
     gold = load_gold(eval_dir)
     if gold.empty:
         print(f"error: no labels in {eval_dir}/labels/*.jsonl", file=sys.stderr)
@@ -204,5 +227,4 @@ def run_evaluation(eval_dir: Path, write: bool = False, show_errors: bool = Fals
         return 1
     if write:
         (eval_dir / "RESULTS.md").write_text(report, encoding="utf-8")
-    _ = Counter
     return 0

@@ -283,3 +283,17 @@ def test_golden_sample_parses() -> None:
     assert got.keys() == expected.keys()
     for key in expected:
         assert got[key] == expected[key], key
+
+
+def test_slice_with_several_case_digests_gives_one_article_per_case() -> None:
+    path = SAMPLE.parent / "eval" / "articles" / "txt" / "court_cases" / "case_exec_016.txt"
+    res = read_bytes(path.read_bytes(), path.name)
+    assert [a["source_record"] for a in res.articles] == ["0", "1", "2"]
+    assert [a["title"] for a in res.articles] == [
+        "某某公司与溧阳某某公司等国内非涉外仲裁纠纷执行复议案",
+        "攀枝花市某建设投资经营有限责任公司与攀枝花市某机械化施工有限公司执行复议案",
+        "乙公司申请执行复议案",
+    ]
+    # nothing dropped: every case's key sentence survives in some article
+    text = "".join(a["body"] for a in res.articles)
+    assert "攀枝花" in text and "到期债权" in text

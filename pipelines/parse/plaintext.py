@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from typing import Any
 
 from pipelines.parse.common import find_url, finish_body, site_of
@@ -101,13 +102,25 @@ def _unwrap(lines: list[str]) -> list[str]:
     return paras
 
 
+def split_court_digests(text: str) -> list[str]:
+    """Split a slice of the case database into one text per case.
+
+    A case starts at a line opening with 【 that is followed by 关键词 within a dozen lines. Text
+    before the first such line (the tail of a case cut by the slice) is kept as its own piece.
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    starts = [
+        i for i, ln in enumerate(lines) if ln.lstrip().startswith("【") and any(clean_line(x) == "关键词" for x in lines[i + 1 : i + 13])
+    ]
+    if not starts:
+        return [text]
+    bounds = ([0] if any(clean_line(x) for x in lines[: starts[0]]) else []) + starts + [len(lines)]
+    return ["\n".join(lines[a:b]) for a, b in pairwise(bounds) if any(clean_line(x) for x in lines[a:b])]
+
+
 def parse_court_digest(text: str) -> dict[str, Any]:
     raw = [clean_line(ln) for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     lines = [ln for ln in raw if not _PAGE_NUMBER.match(ln) and not _CASE_ID.match(ln)]
-    # a slice may end with the header of the next digest ("【 】…"); it belongs to another case
-    starts = [i for i, ln in enumerate(lines) if ln.startswith("【")]
-    if len(starts) > 1:
-        lines = lines[: starts[1]]
     try:
         kw = lines.index("关键词")
     except ValueError:

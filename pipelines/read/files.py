@@ -13,7 +13,7 @@ from typing import Any
 
 from pipelines.parse.html import parse_html
 from pipelines.parse.pagetext import parse_page_text
-from pipelines.parse.plaintext import parse_court_digest, parse_plain_text
+from pipelines.parse.plaintext import parse_court_digest, parse_plain_text, split_court_digests
 from pipelines.parse.records import RecordError, outlet_for_site, parse_record
 from pipelines.read.decode import decode_bytes, looks_binary
 from pipelines.read.errors import Reject
@@ -173,6 +173,11 @@ def read_bytes(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> FileR
         rec = parse_html(text)
     else:
         fmt = sniff_text(text)
+        if fmt == "court_digest" and len(cases := split_court_digests(text)) > 1:
+            # a PDF slice holding several case digests: one article per case, nothing dropped
+            for i, case in enumerate(cases):
+                _add_article(result, parse_court_digest(case), fmt, str(i), mojibake, None)
+            return result
         rec = _text_article(text, fmt)
     _add_article(result, rec, fmt, None, mojibake, size)
     return result
