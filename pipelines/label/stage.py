@@ -8,6 +8,7 @@ a label, and the store keys labelled parts by it.
 from __future__ import annotations
 
 import hashlib
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -22,15 +23,18 @@ from pipelines.label.region import resolve_region
 from pipelines.label.topics import load_taxonomy
 from pipelines.schema import AGENCY_MENTIONS, ARTICLES, LABEL_COLUMNS
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 LABEL_CODE = sorted(Path(__file__).resolve().parent.glob("*.py"))
 
 
+def data_dir() -> Path:
+    """The label data files in use: ``pipelines/data``, or a copy named by ``PIPELINES_DATA_DIR``."""
+    return Path(os.environ.get("PIPELINES_DATA_DIR") or DEFAULT_DATA_DIR)
+
+
 def label_data_files() -> list[Path]:
-    files = {Path(p).resolve() for p in gazetteer_files()}
-    files.add((DATA_DIR / "topics.toml").resolve())
-    files.update(p.resolve() for p in DATA_DIR.glob("*.toml"))
-    files.update(p.resolve() for p in DATA_DIR.glob("*.csv"))
+    files = {Path(p).resolve() for p in gazetteer_files(data_dir())}
+    files.add((data_dir() / "topics.toml").resolve())
     return sorted(files)
 
 
@@ -46,8 +50,8 @@ def label_hash() -> str:
 
 class Labeller:
     def __init__(self) -> None:
-        self.gaz = load_gazetteer()
-        self.taxonomy = load_taxonomy()
+        self.gaz = load_gazetteer(data_dir())
+        self.taxonomy = load_taxonomy(data_dir() / "topics.toml")
 
     def label_row(self, article: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         region = resolve_region(article, self.gaz)

@@ -102,3 +102,18 @@ def dataset_card(run: dict[str, Any], extra: dict[str, str] | None = None) -> st
     for key, value in values.items():
         template = template.replace("{{" + key + "}}", value)
     return template
+
+
+DICTIONARY_FILE = Path(__file__).resolve().parents[2] / "docs" / "DATA_DICTIONARY.md"
+
+
+def dictionary_markdown() -> str:
+    return (
+        "# Data dictionary\n\n*Generated from `pipelines/schema.py`; regenerate with `python -m pipelines.publish.docs`. "
+        "A test fails when it drifts.*\n\n" + data_dictionary() + "\n## Reject reasons\n\n" + reject_reasons_table() + "\n"
+    )
+
+
+if __name__ == "__main__":
+    DICTIONARY_FILE.write_text(dictionary_markdown(), encoding="utf-8")
+    print(f"wrote {DICTIONARY_FILE}")
