@@ -7,6 +7,7 @@ number of workers: batches are fixed by sorted path, and duplicates are decided 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import multiprocessing as mp
 import os
@@ -14,8 +15,8 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,8 @@ class BuildOptions:
     progress: bool = True
     wait_for_lock: bool = True
     relabel_only: bool = False
+    engine: str = "local"  # "local" (process pool) or "dask"
+    scheduler: str | None = None  # dask scheduler address; None starts a LocalCluster
 
 
 @dataclass
@@ -124,7 +127,10 @@ def read_one(f: InputFile, limits: Limits) -> tuple[FileResult, str]:
     if len(data) > limits.max_file_bytes:
         result.reject("file_too_large", f"grew past limit {limits.max_file_bytes} while reading", size=len(data))
         return result, sha
-    use_alarm = limits.file_time_budget > 0 and hasattr(signal, "setitimer")
+    # SIGALRM can only be armed from a process's main thread (true in the local pool, not in dask workers)
+    import threading
+
+    use_alarm = limits.file_time_budget > 0 and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
     if use_alarm:
         old = signal.signal(signal.SIGALRM, _on_alarm)
         signal.setitimer(signal.ITIMER_REAL, limits.file_time_budget)
@@ -195,6 +201,38 @@ def label_part(part_id: str, parts_dir: str, published_dir: str, label_hash: str
     Store.write_table(articles, out / f"{part_id}.{label_hash}.articles.parquet")
     Store.write_table(mentions, out / f"{part_id}.{label_hash}.mentions.parquet")
     return part_id, articles.num_rows, mentions.num_rows
+
+
+@contextlib.contextmanager
+def _executor(opts: BuildOptions) -> Iterator[Executor]:
+    """The pool that runs parse and label tasks: local processes, or a Dask cluster.
+
+    Both run the same task functions on the same part files, so the dataset is identical; a Dask
+    cluster needs every worker to see the input and dataset paths (a shared or network filesystem).
+    """
+    if opts.engine == "local":
+        ctx = mp.get_context("fork") if sys.platform != "win32" else mp.get_context()
+        with ProcessPoolExecutor(max_workers=opts.workers, mp_context=ctx, initializer=_init_worker) as pool:
+            yield pool
+        return
+    if opts.engine != "dask":
+        raise ValueError(f"unknown engine {opts.engine!r} (use local or dask)")
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise StoreError("--engine dask needs the dask extra: pip install 'gansu-news-pipelines[dask]'") from exc
+    if opts.scheduler:
+        client = Client(opts.scheduler)
+        cluster = None
+    else:
+        cluster = LocalCluster(n_workers=opts.workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    try:
+        yield client.get_executor(pure=False)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def _init_worker() -> None:

@@ -36,6 +36,8 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes to use (default: all cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-wait", action="store_true", help="exit instead of waiting when another build holds the lock")
+    p.add_argument("--engine", choices=["local", "dask"], default="local", help="local process pool (default) or a Dask cluster")
+    p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786); without it --engine dask starts a LocalCluster")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -128,6 +130,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             progress=not args.no_progress and sys.stderr.isatty(),
             wait_for_lock=not args.no_wait,
             relabel_only=args.command == "relabel",
+            engine=args.engine,
+            scheduler=args.scheduler,
         )
         summary = run_build(opts)
         for line in summary.lines():
