@@ -44,7 +44,10 @@ def simhash(text: str) -> int:
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         z = z ^ (z >> np.uint64(31))
-    z = np.unique(z)  # a set of shingles: repeated filler (tables, &nbsp; runs) must not outvote the story
+    # a consistent quarter of the shingles (chosen by hash, so copies choose the same ones), as a
+    # set: repeated filler (tables, &nbsp; runs) must not outvote the story
+    sampled = z[(z & np.uint64(3)) == 0]
+    z = np.unique(sampled if len(sampled) >= 64 else z)
     # little-endian byte view → 64 bit columns, bit i of the hash in column i
     bits = np.unpackbits(z.astype("<u8").view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
     votes = bits.sum(axis=0, dtype=np.int64) * 2 - len(z)

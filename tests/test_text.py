@@ -43,3 +43,7 @@ def test_pdf_spaces_next_to_cjk_are_squeezed() -> None:
 def test_content_hash_ignores_whitespace_only() -> None:
     assert content_hash("标题", "正文 一\n\n二") == content_hash("标题", "正文一二")
     assert content_hash("标题", "正文一二") != content_hash("标题", "正文一三")
+
+
+def test_content_hash_keeps_title_and_body_apart() -> None:
+    assert content_hash("ab", "c") != content_hash("a", "bc")

@@ -6,7 +6,7 @@ import re
 from urllib.parse import urlsplit
 
 from pipelines.parse.boilerplate import Boilerplate, load_boilerplate
-from pipelines.parse.text import clean_line, normalise_body, normalise_text
+from pipelines.parse.text import clean_line, normalise_text, paragraphs
 
 _URL = re.compile(r"https?://[^\s)）>\"'<]+", re.I)
 
@@ -30,10 +30,11 @@ def find_url(text: str) -> str | None:
     return m.group(0).rstrip(".,;，。") if m else None
 
 
-def finish_body(lines: list[str], bp: Boilerplate | None = None) -> tuple[str, list[str]]:
+def finish_body(lines: list[str], bp: Boilerplate | None = None, normalised: bool = False) -> tuple[str, list[str]]:
     """Cut trailing boilerplate, split a glued byline off the last paragraph; return (body, byline)."""
     bp = bp or load_boilerplate()
-    lines = normalise_text("\n".join(lines)).split("\n")
+    if not normalised:  # normalise once per document, not per line
+        lines = normalise_text("\n".join(lines)).split("\n")
     story, _ = bp.cut(lines)
     story = bp.drop(story)
     # last non-empty line may carry a glued byline (□...记者张烁) or be a byline by itself
@@ -50,4 +51,4 @@ def finish_body(lines: list[str], bp: Boilerplate | None = None) -> tuple[str, l
             byline = bp.reporters(line)
             story[i] = ""
         break
-    return normalise_body("\n".join(story)), byline
+    return paragraphs("\n".join(story)), byline

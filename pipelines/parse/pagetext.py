@@ -80,7 +80,7 @@ def parse_page_text(text: str) -> dict[str, Any]:
             title = ln
             body_start = i + 1
     rec["title"] = normalise_title(title)
-    body, byline = finish_body(lines[body_start:])
+    body, byline = finish_body(lines[body_start:], normalised=True)
     rec["body"] = body
     rec["byline"] = byline
     return rec

@@ -14,8 +14,9 @@ import unicodedata
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # PDF extraction puts spaces between CJK and digits ("2020 年 11 月"); they carry no meaning.
 _SPACE_NEXT_TO_CJK = re.compile(rf"(?<=[{_CJK}，。、；：（）《》“”])[ \t]+|[ \t]+(?=[{_CJK}，。、；：（）《》“”])")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
-_BLANKS = re.compile(r"[ \t\xa0\u3000]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]+")
+# only runs that change: a tab/NBSP/ideographic space, or two or more blanks (a lone space stays)
+_BLANKS = re.compile(r"[\t\xa0\u3000][ \t\xa0\u3000]*| [ \t\xa0\u3000]+")
 
 
 # The compatibility characters scraped Chinese text is full of: full-width ASCII, the ideographic and
@@ -36,7 +37,16 @@ def nfkc(text: str) -> str:
 
 def clean_line(line: str) -> str:
     """NFKC, drop control characters, collapse runs of blanks, strip."""
-    return _BLANKS.sub(" ", _CONTROL.sub("", nfkc(line))).strip()
+    return _squash(nfkc(line)).strip()
+
+
+def _squash(text: str) -> str:
+    """Drop control characters and collapse blank runs, scanning only when there is something to do."""
+    if _CONTROL.search(text):
+        text = _CONTROL.sub("", text)
+    if _BLANKS.search(text):
+        text = _BLANKS.sub(" ", text)
+    return text
 
 
 def squeeze_cjk_spaces(text: str) -> str:
@@ -53,15 +63,19 @@ def normalise_text(text: str) -> str:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "&" in text and _ENTITY.search(text):
         text = _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
-    text = nfkc(text)
-    return _BLANKS.sub(" ", _CONTROL.sub("", text))
+    return _squash(nfkc(text))
 
 
 def normalise_body(text: str) -> str:
     """A body: normalised text, lines stripped, paragraphs separated by one blank line."""
+    return paragraphs(normalise_text(text))
+
+
+def paragraphs(text: str) -> str:
+    """Lines stripped, paragraphs separated by one blank line; ``text`` must be normalised already."""
     paragraphs: list[str] = []
     current: list[str] = []
-    for line in normalise_text(text).split("\n"):
+    for line in text.split("\n"):
         line = line.strip()
         if line:
             current.append(line)
@@ -82,7 +96,8 @@ def normalise_title(text: str | None) -> str | None:
 
 def content_hash(title: str | None, body: str | None) -> str:
     """Hash of the story text with all whitespace removed, so re-wrapped copies hash equal."""
-    key = re.sub(r"\s+", "", (title or "") + "\x1f" + (body or ""))
+    # NUL separates title from body (\x1f would count as whitespace and vanish)
+    key = "".join((title or "").split()) + "\x00" + "".join((body or "").split())
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
