@@ -201,6 +201,13 @@ CORPUS_EXPECTATIONS = [
     ("xml/sogoucs/sogou_tensite_102.xml", {"disasters_accidents"}, {"sports"}),  # GB18030: 渠江 flood
     ("xml/sogoucs/sogou_tensite_119.xml", {"policing"}, {"judicial_enforcement"}),  # GB18030: fraud ring busted
     ("xml/sogoucs/sogou_sohusite_177.xml", {"environment"}, {"courts"}),  # Shanghai PM2.5
+    # min_share_of: an enforcement digest names banks and loans, a trial names crimes and police
+    ("txt/court_cases/case_exec_047.txt", {"judicial_enforcement", "courts"}, {"economy_business"}),  # Guiyang interest
+    ("txt/court_cases/case_exec_023.txt", {"judicial_enforcement"}, {"policing"}),  # 拒执 warning, 移送公安机关
+    ("txt/court_cases/case_civil_055.txt", {"courts", "economy_business"}, {"judicial_enforcement"}),  # bills dispute
+    ("txt/court_cases/case_crim_005.txt", {"courts", "policing"}, {"economy_business"}),  # murder, police work central
+    ("txt/court_cases/case_admin_098.txt", {"courts", "procuratorate"}, {"society"}),  # 民政 inside 人民政府
+    ("xml/sogoucs/sogou_sohusite_013.xml", {"society", "health"}, {"courts"}),  # AIDS anti-discrimination contest
 ]
 
 
@@ -379,6 +386,33 @@ def test_lint_reports_exclusions_that_cannot_matter(tmp_path: Path) -> None:
     text = MINIMAL.replace('label_en = "Sports"\n', 'label_en = "Sports"\nexclude = ["足球场外", "篮板"]\n')
     warnings = load_taxonomy(write_taxonomy(tmp_path / "t.toml", text)).lint()
     assert warnings == ["topic 'sports': exclude '篮板' contains none of its terms"]
+
+
+def test_min_share_of_drops_a_topic_dwarfed_by_another(tmp_path: Path) -> None:
+    text = (
+        MINIMAL
+        + """
+[[topic]]
+id = "money"
+label_zh = "钱"
+label_en = "Money"
+definition = { en = "Money.", zh = "钱。" }
+min_share_of = { sports = 0.5 }
+[topic.terms]
+"银行" = 3.0
+"""
+    )
+    tax = load_taxonomy(write_taxonomy(tmp_path / "t.toml", text))
+    assert tax.classify("", "足球比赛足球比赛，足球足球，银行")[0] == ["sports"]  # money 3 < 0.5 x sports
+    assert set(tax.classify("", "足球比赛，银行银行银行")[0]) == {"sports", "money"}
+    assert {s.topic for s in tax.scores("", "足球比赛足球比赛，足球足球，银行")} == {"sports", "money"}
+    with pytest.raises(TaxonomyError, match="unknown topic 'nope'"):
+        load_taxonomy(write_taxonomy(tmp_path / "u.toml", text.replace("sports = 0.5", "nope = 0.5")))
+    with pytest.raises(TaxonomyError, match="against itself"):
+        load_taxonomy(write_taxonomy(tmp_path / "v.toml", text.replace("sports = 0.5", "money = 0.5")))
+    with pytest.raises(TaxonomyError, match="positive"):
+        load_taxonomy(write_taxonomy(tmp_path / "w.toml", text.replace("sports = 0.5", "sports = -1")))
+    assert pickle.loads(pickle.dumps(tax)).classify("", "足球比赛足球比赛，足球足球，银行")[0] == ["sports"]
 
 
 def test_missing_taxonomy_file_raises(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ label, then fill the canonical-name template. Mentions inside 《…》 (cited d
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from pipelines.label.gazetteer import Gazetteer
 
 LEVEL_RANK = {"province": 0, "prefecture": 1, "county": 2}
+_ABBR = re.compile(r"[（(]\s*(?:以下)?简称[：:“\"]?([\u4e00-\u9fff]{2,10})[”\"]?\s*[）)]")
 # Characters that end the free-text prefix of a 派出所 name (民警在城关派出所 -> 城关); the prefix only
 # counts when such a character (or punctuation) ends it within a few characters (not 迅速指令派出所).
 _PREFIX_STOP = set("的在和与及到向由经被将了是等对从为把给往于即今后前请让称其该原任至赶去回进入来找送押带令报附、，。；：,.;:!?！？（）()《》“”\"' \n\t")
@@ -47,6 +49,9 @@ class Organ:
     parent_required: bool = False
     sub_unit: bool = False
     reject_after: tuple[str, ...] = ()
+    city_of_municipality: bool = False  # 北京金融法院 is the city's court (110100), not the province's
+    county_only: bool = False  # a sub-unit that needs a county-level jurisdiction (镇人民政府)
+    prefix_named: bool = False  # named after an area the gazetteer lacks (祁连山林区法院)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +114,9 @@ class AgencyRules:
                 parent_required=bool(o.get("parent_required", False)),
                 sub_unit=bool(o.get("sub_unit", False)),
                 reject_after=tuple(o.get("reject_after", ())),
+                city_of_municipality=bool(o.get("city_of_municipality", False)),
+                county_only=bool(o.get("county_only", False)),
+                prefix_named=bool(o.get("prefix_named", False)),
             )
             for s in o["surfaces"]:
                 if not o.get("bare_only"):
@@ -198,6 +206,8 @@ class _Resolver:
         want = organ.jurisdiction
         if want is None or want == d.level:
             pass
+        elif want == "prefecture" and d.level == "county" and not d.prefecture_code:
+            pass  # 石河子市 / 济源市 sit directly under their province: their 中级人民法院 is theirs
         elif LEVEL_RANK[want] < LEVEL_RANK[d.level]:
             up = d.province_code if want == "province" else d.prefecture_code
             d = self.divs.get(up) if up else None
@@ -207,8 +217,10 @@ class _Resolver:
             return None
         if d is None:
             return None
+        if organ.city_of_municipality and d.code in MUNICIPALITIES:
+            return self.divs.get(d.code[:2] + "0100")  # 北京知识产权法院, 上海海事法院: the city's court
         # 北京市委 / 北京市公安局 are provincial organs: lift municipality groups to the city itself.
-        if d.level == "prefecture" and d.province_code in MUNICIPALITIES and organ.jurisdiction != "prefecture":
+        if d.level == "prefecture" and d.province_code in MUNICIPALITIES and organ.jurisdiction != "prefecture" and not organ.city_of_municipality:
             d = self.divs[d.province_code]
         return d
 
@@ -226,6 +238,8 @@ class _Resolver:
         key = d.level
         is_district = d.level == "county" and d.prefecture_code is not None and d.name.endswith("区")
         rule = (organ.names.get("district") if is_district else None) or organ.names.get(key) or organ.names.get("any")
+        if rule is None and organ.jurisdiction == "prefecture" and d.level == "county" and not d.prefecture_code:
+            rule = organ.names.get("prefecture")  # 石河子市中级人民法院: a county-level city directly under Xinjiang
         if rule is None:
             return None
         pref = self.divs.get(d.prefecture_code) if d.prefecture_code else None
@@ -252,6 +266,18 @@ class _Resolver:
 
     def overlaps_blocker(self, s: int, e: int) -> bool:
         return any(bs < e and s < be for bs, be in self.blocked)
+
+    def placed_prefix(self, s: int, limit: int = 4) -> tuple[Hit, str] | None:
+        """A place written a few characters before ``s`` and the free text between them:
+        甘肃省民乐县|某|派出所, 黄岩区|北洋镇|派出所, 岷县|茶埠|镇人民政府."""
+        for k in range(limit + 1):
+            h = self.place_end.get(s - k)
+            if h is not None:
+                gap = self.body[s - k : s]
+                if all("\u4e00" <= c <= "\u9fff" and (c not in _PREFIX_STOP or c == "和") for c in gap):  # 和平镇
+                    return h, gap
+                return None
+        return None
 
     def free_prefix(self, s: int, limit: int = 5) -> str:
         """Town/street name before 派出所: CJK characters back to a stop character, else ''."""
@@ -283,13 +309,30 @@ def find_agencies(article: Mapping[str, Any], region: Mapping[str, Any] | None, 
         return [], []
     r = _Resolver(body, region, gaz)
     out: list[_Mention] = []
+    # 新疆生产建设兵团第四师中级人民法院（以下简称四师中院）: the short form defined right after an organ
+    # is that organ, wherever it recurs (not the article's own 中院).
+    defs = [(m.start(), m.end(), m.group(1)) for m in _ABBR.finditer(body)] if "简称" in body else []
+    short: dict[str, _Mention] = {}
     for idx, s, e in matches:
         pat = rules.patterns[idx]
         if pat.organ is None and pat.national is None:
             continue  # blocker
         if r.in_book_title(s):
             continue
+        if defs:
+            d = next((d for d in defs if d[0] <= s < d[1]), None)
+            if d is not None:
+                if out and 0 <= d[0] - out[-1].end <= 1:
+                    short[d[2]] = out[-1]
+                continue  # the definition itself is no new mention
+            ab = next((a for a in short if len(a) >= e - s and body.startswith(a, e - len(a))), None)
+            if ab is not None:
+                m0 = short[ab]
+                out.append(_Mention(m0.name, m0.type, m0.level, m0.region_code, ab, e - len(ab), e))
+                continue
         if pat.national is not None:
+            if s > 1 and body[s - 1] == "国" and body[s - 2] not in "我中全本祖":
+                continue  # 美国最高法院, 美国司法部, 该国国务院: another country's organ
             n = pat.national
             out.append(_Mention(n.name, n.type, n.level, NATIONAL_CODE, pat.surface, s, e))
             continue
@@ -332,20 +375,38 @@ def _resolve(pat: Pattern, s: int, e: int, r: _Resolver, rules: AgencyRules, out
         return None
 
     if organ.sub_unit:
+        d: Division | None = None
         if parent is None:
-            prefix = r.free_prefix(s)
-            if len(prefix) < 2:
-                return None
-            code = r.most_specific()
-            parent_name = ""
+            placed = r.placed_prefix(s, 3 if organ.county_only else 4)  # a town's name: 茶埠, 北洋镇
+            if placed is not None and (placed[1] or organ.county_only):
+                # 民乐县某派出所 / 岷县茶埠镇人民政府: the place names the unit's county
+                h, prefix = placed
+                chain = r.chain(h)
+                code = r.pick(chain)
+                d = r.at_level(code, organ) if code else None
+                parent_name = body[h.start : h.end]
+                start = chain[-1].start
+            else:
+                prefix = r.free_prefix(s)
+                if len(prefix) < 2:
+                    return None
+                if organ.county_only and len(prefix) > 3:
+                    prefix = prefix[-2:]  # 联合安海|镇政府: a town's name is short
+                code = r.most_specific()
+                d = r.divs.get(code) if code else None
+                parent_name = ""
         else:
             code = parent.region_code
+            d = r.divs.get(code) if code else None
             parent_name = parent.name
-        d = r.divs.get(code) if code else None
+        if organ.county_only:
+            if d is None or d.level != "county":
+                return None
+            parent_name = parent_name or r.region_name(d)
         rule = organ.names.get("any")
         if rule is None:
             return None
-        name = rule.template.format(parent=parent_name, prefix=prefix)
+        name = rule.template.format(parent=parent_name, prefix=prefix, surface=pat.surface)
         if parent is not None:
             out.pop()
             start = parent.offset
@@ -362,6 +423,23 @@ def _resolve(pat: Pattern, s: int, e: int, r: _Resolver, rules: AgencyRules, out
         surface_core = body[core_start:e]
     elif parent is not None:
         code, place, surface_core = parent.region_code, "", body[s:e]
+    elif organ.prefix_named:
+        # 甘肃省祁连山林区法院 / 祁连山林区人民检察院: an area the gazetteer lacks. The organ sits in the
+        # article's prefecture (or province), unless a place written before it says otherwise.
+        placed = r.placed_prefix(s)
+        outer = None
+        if placed is not None and placed[1]:
+            chain = r.chain(placed[0])
+            outer, start = r.pick(chain), chain[-1].start
+        else:
+            prefix = r.free_prefix(s)
+            if len(prefix) < 2:
+                return None
+            start = s - len(prefix)
+        code = r.prefecture or r.province
+        if outer is not None and (code is None or r.divs[code].province_code != r.divs[outer].province_code):
+            code = outer
+        place, surface_core = body[start:s], pat.core
     else:
         # 3. No place: a level character (省高院) or an unbound surface (政法委) names the article's own organ.
         if s > 0 and body[s - 1] in rules.bare_reject:
@@ -369,7 +447,7 @@ def _resolve(pat: Pattern, s: int, e: int, r: _Resolver, rules: AgencyRules, out
         if r.overlaps_blocker(s, e):
             return None
         if pat.level_char is not None:
-            code = r.article_code(rules.level_chars[pat.level_char], pat.level_char)
+            code = _same_level_as_previous(pat.level_char, s, r, out) or r.article_code(rules.level_chars[pat.level_char], pat.level_char)
         elif organ.unbound:
             code = r.article_code(organ.jurisdiction, None) if organ.jurisdiction else r.most_specific()
         else:
@@ -388,6 +466,17 @@ def _resolve(pat: Pattern, s: int, e: int, r: _Resolver, rules: AgencyRules, out
         start = parent.offset
     name, level = named
     return _Mention(name, organ.type, level, d.code, body[start:e], start, e)
+
+
+def _same_level_as_previous(level_char: str, s: int, r: _Resolver, out: list[_Mention]) -> str | None:
+    """云阳县委县政府 / 北京市委、市政府: a bare 县政府 right after an organ of the same place takes its code."""
+    if not out:
+        return None
+    prev = out[-1]
+    gap = r.body[prev.end : s]
+    if len(gap) > 1 or (gap and gap not in "、和与及") or not prev.region_code or level_char not in prev.surface:
+        return None
+    return prev.region_code
 
 
 def _pick_under(hit: Hit, parent_code: str | None, r: _Resolver) -> str | None:

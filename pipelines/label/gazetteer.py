@@ -31,6 +31,7 @@ PLACE = "place"
 COUNTRY = "country"
 NATIONAL = "national"
 BLOCKER = "blocker"
+FOOTER = "footer"
 
 NATIONAL_CODE = "000000"
 MUNICIPALITIES = frozenset({"110000", "120000", "310000", "500000"})
@@ -66,7 +67,7 @@ class Target:
 @dataclass(frozen=True, slots=True)
 class Entry:
     surface: str
-    kind: str  # place | country | national | blocker
+    kind: str  # place | country | national | blocker | footer
     targets: tuple[Target, ...] = ()
     weight: float = 0.0  # national markers only
     filtered: bool = False  # place/country: subject to the follow / left-context filters
@@ -113,6 +114,14 @@ class RegionRules:
     national_capital: frozenset[str]
     breadcrumb_scope: dict[str, str]
     case_abbr: dict[str, str]
+    party_marks: str  # 甘肃某公司 / 茌平某某公司: the place names an anonymised party, not the story's locality
+    party_letters: str  # 海南甲公司 / 甘肃乙公司 (a letter, then one of party_after)
+    party_after: tuple[str, ...]
+    party_direct: tuple[str, ...]  # 上海公司: a company named by its home place alone
+    party_first: frozenset[str]  # first characters of all the party forms (a fast pre-check)
+    national_same: dict[
+        str, str
+    ]  # national marker -> the organ it names (最高法 -> 最高人民法院): counted once  # lines with these (版权所有, Powered By) are site furniture
 
 
 def _by_first_char(words: Iterable[str]) -> dict[str, tuple[str, ...]]:
@@ -173,10 +182,12 @@ class Gazetteer:
             matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
             implementation=ahocorasick_rs.Implementation.DFA,  # fastest scans on 2-5 KB bodies (bench_label_region)
         )
+        self._max_surface = max(len(e.surface) for e in self._entries)
         self._load_outlets()
         self._pinyin = self._build_pinyin()
         self._last_text: str | None = None
         self._last_hits: list[Hit] = []
+        self._last_footers: list[int] = []
         self._agency_rules: Any = None
 
     # ----- loading -------------------------------------------------------------------------
@@ -184,6 +195,7 @@ class Gazetteer:
     @staticmethod
     def _parse_rules(raw: dict[str, Any]) -> RegionRules:
         follow = raw.get("follow", {})
+        party = raw.get("party", {})
         return RegionRules(
             weights={k: float(v) for k, v in raw["weights"].items()},
             thresholds={k: float(v) for k, v in raw["thresholds"].items()},
@@ -196,6 +208,12 @@ class Gazetteer:
             national_capital=frozenset(raw.get("dateline", {}).get("national_capital", [])),
             breadcrumb_scope=dict(raw.get("breadcrumb_scope", {})),
             case_abbr=dict(raw.get("case_abbr", {})),
+            party_marks=str(raw.get("party", {}).get("marks", "")),
+            party_letters=str(raw.get("party", {}).get("letters", "")),
+            party_after=tuple(raw.get("party", {}).get("after", [])),
+            party_direct=tuple(raw.get("party", {}).get("direct", [])),
+            party_first=frozenset(party.get("marks", "") + party.get("letters", "") + "".join(w[:1] for w in party.get("direct", []))),
+            national_same={a: canon for canon, aliases in raw.get("national", {}).get("same", {}).items() for a in aliases},
         )
 
     def _build_entries(self, gdir: Path, raw_rules: dict[str, Any]) -> None:
@@ -223,6 +241,19 @@ class Gazetteer:
         for r in _read_csv(gdir / "former_names.csv"):
             if r["code"] in self.divisions:
                 add(r["former_name"], Target(r["code"], False, False))
+        # Hand-kept additions and demotions (region_rules.toml [places]); divisions.csv stays as built.
+        extra = raw_rules.get("places", {})
+        for s, code in extra.get("names", {}).items():
+            if code in self.divisions:
+                add(s, Target(code, False, False))
+        for s, code in extra.get("context", {}).items():
+            if code in self.divisions:
+                add(s, Target(code, True, True))
+        for s in extra.get("demote", []):
+            # A short name that is mostly a common word (资源 in 国土资源): it counts only with support.
+            bucket = places.get(s, {})
+            for code in list(bucket):
+                bucket[code] = Target(code, True, True)
 
         entries: dict[str, Entry] = {s: _entry(s, PLACE, tuple(sorted(b.values(), key=lambda t: t.code))) for s, b in places.items()}
         for r in _read_csv(self.data_dir / "countries.csv"):
@@ -237,9 +268,13 @@ class Gazetteer:
                 if s not in entries:
                     entries[s] = _entry(s, NATIONAL, (), float(nat.get(wkey, 1.0)))
         blockers = list(raw_rules.get("blockers", {}).get("surfaces", []))
+        # 卫生部门 / 公安部门 are local departments, not the ministries 卫生部 / 公安部 (national markers).
+        blockers += [s + "门" for key in ("strong", "weak") for s in nat.get(key, []) if s.endswith("部")]
         blockers += [r["name"] for r in _read_csv(gdir / "ethnic_groups.csv")]
         for s in blockers:
             entries[s] = _entry(s, BLOCKER)  # explicit blockers override any other reading
+        for s in raw_rules.get("footer", {}).get("markers", []):
+            entries[s] = _entry(s, FOOTER)  # 版权所有 / Powered By: the line is site furniture
         self._entries = list(entries.values())
         self._index = entries
 
@@ -293,9 +328,13 @@ class Gazetteer:
         left = self.rules.left_reject
         reject_for = self.rules.follow_reject_for
         hits: list[Hit] = []
+        footers: list[int] = []
         entries = self._entries
         n = len(text)
+        resume = 0
         for idx, s, e in self._ac.find_matches_as_indexes(text):
+            if s < resume:
+                continue  # inside a hit recovered after a per-name rejection
             entry = entries[idx]
             follow_ok = False
             if entry.filtered:
@@ -305,15 +344,60 @@ class Gazetteer:
                         continue
                     extra = reject_for.get(entry.surface)
                     if extra and any(text.startswith(w, e) for w in extra):
+                        # 从江|苏 is 从 + 江苏: the match hid a name starting one character later.
+                        again = self._shifted_hit(text, s + 1)
+                        if again is not None:
+                            hits.append(again)
+                            resume = again.end
                         continue
                     if entry.has_context and nxt in accept:
                         follow_ok = any(text.startswith(w, e) for w in accept[nxt])
                 if s > 0 and entry.surface in left and text[s - 1] in left[entry.surface]:
                     continue
+            elif entry.kind == FOOTER:
+                footers.append(s)
+                continue
             hits.append(_new_hit(Hit, (s, e, entry, follow_ok)))
         if cache:
-            self._last_text, self._last_hits = text, hits
+            self._last_text, self._last_hits, self._last_footers = text, hits, footers
         return hits
+
+    def footer_lines(self, text: str) -> list[tuple[int, int]]:
+        """Lines of ``text`` holding a footer marker (版权所有, Powered By …): site furniture, whose
+        places are no evidence. Uses the (cached) scan of ``text``."""
+        if text is not self._last_text:
+            self.scan(text)
+        spans = []
+        for i in self._last_footers:
+            a = text.rfind("\n", 0, i) + 1
+            b = text.find("\n", i)
+            spans.append((a, len(text) if b < 0 else b))
+        return spans
+
+    def _shifted_hit(self, text: str, pos: int) -> Hit | None:
+        """A hit starting exactly at ``pos`` (after the match covering it was rejected), filtered
+        like any other; None if there is none. Rare, so it may be slow."""
+        window = text[pos : pos + self._max_surface]
+        for idx, s, e in self._ac.find_matches_as_indexes(window):
+            if s != 0:
+                return None
+            entry = self._entries[idx]
+            end = pos + e
+            follow_ok = False
+            if entry.filtered:
+                if end < len(text):
+                    if text[end] in self.rules.follow_reject and self._follow_rejected(text, end):
+                        return None
+                    extra = self.rules.follow_reject_for.get(entry.surface)
+                    if extra and any(text.startswith(w, end) for w in extra):
+                        return None
+                    accept = self.rules.follow_accept.get(text[end])
+                    if entry.has_context and accept:
+                        follow_ok = any(text.startswith(w, end) for w in accept)
+                if entry.surface in self.rules.left_reject and text[pos - 1] in self.rules.left_reject[entry.surface]:
+                    return None
+            return _new_hit(Hit, (pos, end, entry, follow_ok))
+        return None
 
     def _follow_rejected(self, text: str, pos: int) -> bool:
         words = self.rules.follow_reject.get(text[pos])

@@ -11,6 +11,15 @@ Traps handled by the gazetteer scan (longest match, blockers, follow/left contex
 Context-only names (白银, 城关, 安宁 …) count only when followed by an admin/organ word (白银市委,
 城关法院) or when their province already has other evidence. Same-named places (城关区 in Lanzhou
 and Lhasa) are decided by the rest of the article's evidence.
+
+Weaker than they look (region_rules.toml): places naming an anonymised party in court digests
+(甘肃某公司, 海南甲公司, 上海公司), items of an enumeration of different places (江苏南京、湖北武汉、…),
+places on a footer line (Powered By 上海新闻网 … 版权所有), the outlet's / URL's home for the city.
+Scope: a long text whose only evidence is its outlet is not local; a lone passing mention outside the
+lead is not a locality; a headline place beats national organs cited in the body; with no usable
+place, fewer national markers make a national story; foreign needs one country to dominate (or no
+rival at all), and Chinese places named only in a dateline (中新网上海电 据外媒报道…) do not hold a
+foreign story at home.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from urllib.parse import urlsplit
 from pipelines.label.gazetteer import COUNTRY, MUNICIPALITIES, NATIONAL, NATIONAL_CODE, PLACE, Gazetteer, Target
 
 _LOCAL_DATELINE = re.compile(r"本(?:报|刊|台|网)(?:记者)?([\u4e00-\u9fff]{0,8}?)\s*(?:\d{1,2}月\s*\d{1,2}日)?\s*(?:电|讯)")
+_SENT_FROM = re.compile(r"发自([\u4e00-\u9fff]{2,8})")  # 本报记者陈某 发自上海 / 特派记者发自东京
 _AFTER_OUTLET = re.compile(r"(?:记者)?\s*([\u4e00-\u9fff]{0,10}?)\s*(?:\d{1,2}月\s*\d{1,2}日)?\s*(?:电|讯)")
 # Two patterns with a literal first character: re searches those ~5x faster than a [（(] class.
 _CASE_TAIL = r"\s*(?:19|20)\d{2}\s*[）)]\s*([\u4e00-\u9fff])\s*(\d{2})\s*(\d{2})?"
@@ -65,15 +75,31 @@ class _Tally:
         self.F: dict[str, float] = defaultdict(float)
         self.C: dict[str, float] = defaultdict(float)
         self.contrib: list[tuple[_Obs, str, float]] = []
+        self.content: set[str] = set()  # provinces with evidence other than the outlet / URL
+        self.at_home: set[str] = set()  # ... other than where the report was filed (dateline, outlet, URL)
+        self.headline: set[str] = set()  # provinces named in the title
 
-    def add(self, o: _Obs, t: Target, alias_county: float) -> None:
+    def add(self, o: _Obs, t: Target, alias_county: float, home_sub: float = 1.0) -> None:
         d = self.divs[t.code]
         w = o.weight * (alias_county if t.alias and d.level == "county" else 1.0)
-        self.P[d.province_code] += w
+        prov = d.province_code
+        self.P[prov] += w
+        sig = o.signal
+        if sig != "outlet" and sig != "url":
+            self.content.add(prov)
+            if sig != "dateline":
+                self.at_home.add(prov)
+                if sig == "title":
+                    self.headline.add(prov)
+            ws = w
+        else:
+            # An outlet's (or URL's) home says less about the city than about the province: a
+            # Guangzhou paper reports on Zhaoqing too.
+            ws = w * home_sub
         if d.prefecture_code:
-            self.F[d.prefecture_code] += w
+            self.F[d.prefecture_code] += ws
         if d.level == "county":
-            self.C[d.code] += w
+            self.C[d.code] += ws
         self.contrib.append((o, d.code, w))
 
     def support(self, code: str) -> float:
@@ -138,7 +164,8 @@ def resolve_region(article: Mapping[str, Any], gaz: Gazetteer) -> dict[str, Any]
             continue
         seen.add(e.surface)
         if e.kind == PLACE:
-            obs.append(_Obs("title", e.surface, e.targets, None, W["title"], follow_ok=h.follow_ok))
+            f = _mention_factor(title, h.end, rules, W) if h.end < len(title) and title[h.end] in rules.party_first else 1.0
+            obs.append(_Obs("title", e.surface, e.targets, None, W["title"] * min(f, 1.0), follow_ok=h.follow_ok))
         elif e.kind == COUNTRY:
             for_ev.append(("title", e.surface, e.targets[0].code, None, W["title"] * W["foreign"]))
         elif e.kind == NATIONAL:
@@ -151,30 +178,31 @@ def resolve_region(article: Mapping[str, Any], gaz: Gazetteer) -> dict[str, Any]
     # --- resolve ambiguous and context-only observations ------------------------------------
     tally = _Tally(gaz)
     alias_w = W["alias_county"]
+    home_sub = W["outlet_subregion"]
     ambiguous: list[tuple[_Obs, list[Target]]] = []
     context: list[_Obs] = []
     for o in obs:
         targets = o.targets
         if len(targets) == 1 and not targets[0].context:  # the common case
-            tally.add(o, targets[0], alias_w)
+            tally.add(o, targets[0], alias_w, home_sub)
             continue
         usable = [t for t in targets if not t.context or o.strong or o.follow_ok]
         if not usable:
             context.append(o)
         elif len(usable) == 1:
-            tally.add(o, usable[0], alias_w)
+            tally.add(o, usable[0], alias_w, home_sub)
         else:
             ambiguous.append((o, usable))
     for o, usable in ambiguous:
         t = _best(usable, tally, 0.0, rules.prior_province, gaz)
         if t is not None:
-            tally.add(o, t, alias_w)
+            tally.add(o, t, alias_w, home_sub)
     for o in context:
         t = _best(list(o.targets), tally, T["context_province_min"], None, gaz)
         if t is not None:
-            tally.add(o, t, alias_w)
+            tally.add(o, t, alias_w, home_sub)
 
-    return _decide(tally, nat_ev, for_ev, gaz)
+    return _decide(tally, nat_ev, for_ev, gaz, len(body))
 
 
 # ----- signal collectors ---------------------------------------------------------------------
@@ -247,6 +275,17 @@ def _dateline(
                 for_ev.append(("dateline", surface, iso, m.start(1), w))
             if places or countries:
                 end = m.end(1)
+    # 本报记者陈某 发自上海: the place must open the token (not 发自内心地感谢兰州)
+    m = _SENT_FROM.search(lead) if "发自" in lead else None
+    if m is not None:
+        hits = [h for h in gaz.scan(m.group(1), cache=False) if h.entry.kind in (PLACE, COUNTRY)]
+        if hits and hits[0].start == 0:
+            e0 = hits[0].entry
+            if e0.kind == PLACE:
+                obs.append(_Obs("dateline", e0.surface, e0.targets, m.start(1), w, strong=True))
+            else:
+                for_ev.append(("dateline", e0.surface, e0.targets[0].code, m.start(1), w))
+            end = max(end, m.start(1) + hits[0].end)
     # 新华社兰州8月9日电, 中新网甘肃临夏…电, 兰州晚报讯, 每日甘肃网-科技鑫报讯
     for s, e, o in gaz.find_outlets(lead):
         m2 = _AFTER_OUTLET.match(lead, e)
@@ -280,6 +319,65 @@ def _dateline(
     return end
 
 
+_PARTY_WINDOW = re.compile(r"[\u4e00-\u9fff]*")
+
+
+def _mention_factor(text: str, end: int, rules: Any, W: dict[str, float]) -> float:
+    """Weight factor of a place mention from what follows it: an anonymised party (甘肃某公司,
+    海南甲公司, 上海公司) says little about where the story is."""
+    if end >= len(text):
+        return 1.0
+    nxt = text[end]
+    if nxt in rules.party_marks or nxt in rules.party_letters:
+        # 某 / 甲 then a company word within a few characters: 北京某种业公司, 海南甲公司 (not 某村, 甲级)
+        window = _PARTY_WINDOW.match(text, end + 1, end + 10)
+        if window is not None and any(w in window.group(0) for w in rules.party_after):
+            return W["party_factor"]
+    if rules.party_direct and any(text.startswith(w, end) for w in rules.party_direct):
+        return W["party_factor"]  # 上海公司 (以下简称上海公司)
+    return 1.0
+
+
+def _foreign_organ(body: str, start: int) -> bool:
+    """马国卫生部 / 该国外交部: an organ named after 国 (not 我国, 中国, 全国) belongs to another country."""
+    return body[start - 1] == "国" and (start < 2 or body[start - 2] not in "我中全本祖")
+
+
+_LIST_GAP = re.compile(r"[^。，；：！？,;\n]{0,8}")
+
+
+def _listed(hits: list[Any], body: str, min_items: int) -> set[int]:
+    """Indices of hits that are items of an enumeration of different places (江苏南京、湖北武汉、甘肃
+    兰州…; 北京大学、清华大学、浙江大学): a list of places is a list, not the story's locality.
+    Adjacent hits (甘肃兰州) form one item; items are separated by 、 within a short gap. A list of
+    one city's bodies (沈阳市体育局、沈阳市体育总会、沈阳晚报) is not one."""
+    out: set[int] = set()
+    run: list[int] = []
+    seps = 0
+    prev_end = -1
+    for i, (s0, e0, _, _) in enumerate(hits):
+        if run and s0 != prev_end:
+            if s0 - prev_end <= 8 and "、" in (gap := body[prev_end:s0]) and _LIST_GAP.fullmatch(gap):
+                seps += 1
+            else:
+                if seps:
+                    if seps + 1 >= min_items:
+                        _close_list(hits, run, min_items, out)
+                    seps = 0
+                run = []
+        run.append(i)
+        prev_end = e0
+    if seps + 1 >= min_items:
+        _close_list(hits, run, min_items, out)
+    return out
+
+
+def _close_list(hits: list[Any], run: list[int], min_items: int, out: set[int]) -> None:
+    places = {hits[i].entry.targets[0].code if hits[i].entry.targets else hits[i].entry.surface for i in run}
+    if len(places) >= min_items:
+        out.update(run)
+
+
 def _body_signals(
     body: str,
     gaz: Gazetteer,
@@ -291,38 +389,83 @@ def _body_signals(
 ) -> None:
     if not body:
         return
+    rules = gaz.rules
     lead_chars = int(W["lead_chars"])
     first, repeat, cap, lead_f = W["body_first"], W["body_repeat"], W["body_cap"], W["lead_factor"]
-    # surface -> [first offset, weight, follow_ok, entry]
+    hits = gaz.scan(body)
+    footers = gaz.footer_lines(body)
+    min_items = int(W["list_min_items"])
+    k = body.find("、") if len(hits) >= min_items else -1
+    listed = _listed(hits, body, min_items) if k >= 0 and body.find("、", k + 1) >= 0 else ()
+    list_f = W["list_factor"]
+    party_f = W["party_factor"]
+    party_first = rules.party_first
+    n, nh = len(body), len(hits)
+    # surface -> [first offset, weight, follow_ok, entry, party weight]; party mentions have their own
+    # (lower) cap, so a party named thirty times still weighs less than one court.
     places: dict[str, list[Any]] = {}
     countries: dict[str, list[Any]] = {}
-    seen_nat: set[str] = set()
-    for start, _end, e, follow_ok in gaz.scan(body):
+    seen_nat: dict[str, list[Any]] = {}
+    nat_repeat = W["national_repeat"]
+    party_cap = cap * party_f
+    for i, (start, end, e, follow_ok) in enumerate(hits):
         kind = e.kind
         if start < skip_before and (kind == PLACE or kind == COUNTRY):
             continue  # the dateline's own place token
+        if footers and any(a <= start < b for a, b in footers):
+            continue
         if kind == PLACE:
+            # An anonymised party name (甘肃某公司) also covers the places chained before it (宁夏吴忠某银行).
+            f = 1.0
+            if end < n and body[end] in party_first:
+                f = _mention_factor(body, end, rules, W)
+            else:
+                j = i + 1
+                while j < nh and hits[j][0] == end and hits[j][2].kind == PLACE:  # 宁夏|吴忠|某…
+                    end = hits[j][1]
+                    if end < n and body[end] in party_first:
+                        f = _mention_factor(body, end, rules, W)
+                        break
+                    j += 1
+            party = f == party_f
+            if listed and i in listed:
+                f *= list_f
             rec = places.get(e.surface)
             if rec is None:
-                places[e.surface] = [start, first * lead_f if start < lead_chars else first, follow_ok, e]
+                rec = places[e.surface] = [start, 0.0, follow_ok, e, 0.0]
+                base = first * lead_f if start < lead_chars else first
             else:
-                w = rec[1] + repeat
-                rec[1] = w if w < cap else cap
+                base = repeat
                 if follow_ok:
                     rec[2] = True
+            if party:
+                w = rec[4] + base * f
+                rec[4] = w if w < party_cap else party_cap
+            else:
+                w = rec[1] + base * f
+                rec[1] = w if w < cap else cap
         elif kind == COUNTRY:
+            f = list_f if listed and i in listed else 1.0
             rec = countries.get(e.surface)
             if rec is None:
-                countries[e.surface] = [start, first * W["foreign"], e.targets[0].code]
+                countries[e.surface] = [start, f * (first * lead_f if start < lead_chars else first) * W["foreign"], e.targets[0].code]
             else:
-                rec[1] = min(cap, rec[1] + repeat * W["foreign"])
-        elif kind == NATIONAL and e.surface not in seen_nat:
+                rec[1] = min(cap, rec[1] + f * repeat * W["foreign"])
+        elif kind == NATIONAL:
             if body.rfind("《", 0, start) > body.rfind("》", 0, start):
                 continue  # cited document title: 《最高人民法院关于…》
-            seen_nat.add(e.surface)
-            nat_ev.append(("body", e.surface, start, e.weight))
-    for surface, (off, w, follow_ok, e) in places.items():
-        obs.append(_Obs("body", surface, e.targets, off, w, False, follow_ok))
+            if start > 0 and ((i > 0 and hits[i - 1].end == start and hits[i - 1].entry.kind == COUNTRY) or _foreign_organ(body, start)):
+                continue  # 美国国务院, 马国卫生部: another country's organ
+            organ = rules.national_same.get(e.surface, e.surface)  # 最高法 = 最高人民法院: one organ
+            rec = seen_nat.get(organ)
+            if rec is None:
+                seen_nat[organ] = [e.surface, start, e.weight, e.weight]
+            elif rec[3] < 1.0:  # a weak marker's repeats add a little (我国 … 我国 … 我国), up to 2x
+                rec[2] = min(2 * rec[3], rec[2] + nat_repeat * rec[3])
+    for surface, off, w, _ in seen_nat.values():
+        nat_ev.append(("body", surface, off, w))
+    for surface, (off, w, follow_ok, e, wp) in places.items():
+        obs.append(_Obs("body", surface, e.targets, off, w + wp, False, follow_ok))
     for surface, (off, w, iso) in countries.items():
         for_ev.append(("body", surface, iso, off, w))
 
@@ -379,11 +522,22 @@ def _pick(scores: Mapping[str, float], codes: list[str], parent: float, share_al
 
 
 def _decide(
-    tally: _Tally, nat_ev: list[tuple[str, str, int | None, float]], for_ev: list[tuple[str, str, str, int | None, float]], gaz: Gazetteer
+    tally: _Tally,
+    nat_ev: list[tuple[str, str, int | None, float]],
+    for_ev: list[tuple[str, str, str, int | None, float]],
+    gaz: Gazetteer,
+    body_chars: int = 0,
 ) -> dict[str, Any]:
     W, T = gaz.rules.weights, gaz.rules.thresholds
     divs = gaz.divisions
     P = tally.P
+    if P and body_chars > T["outlet_only_max_chars"]:
+        # The outlet's (or URL's) home alone does not make a long text local: an essay or a feature
+        # that names no place in its title, dateline or body has no locality. (A short brief from a
+        # local paper often leaves its city implicit, so it keeps the outlet's region.)
+        content = tally.content
+        if len(content) < len(P):
+            P = {p: v for p, v in P.items() if p in content}
     nat = min(W["national_cap"], sum(e[3] for e in nat_ev))
     foreign: dict[str, float] = defaultdict(float)
     for ev in for_ev:
@@ -397,15 +551,35 @@ def _decide(
     out: dict[str, Any] = dict.fromkeys(LABEL_KEYS)
     out["scope"] = "none"
     out["region_evidence"] = []
-    if for_total >= T["min_foreign"] and for_total > loc and for_total >= nat:
+    # Foreign needs one country (or a few) to dominate: an essay that strolls through Berlin, Vienna,
+    # Tokyo and Los Angeles, or Chinese tourists' destinations abroad, is not a story from abroad.
+    # (Many countries with no rival evidence at all is still foreign: a World Cup draw.)
+    one_country = len(foreign) < T["many_countries"] or max(foreign.values()) >= T["country_share"] * for_total
+    # A correspondent's dateline (中新网上海5月4日电 据外媒报道，瑞典…) is where the report was filed, not
+    # where the story is: Chinese places named only there do not hold a foreign story at home.
+    # (The foreign place must lead the story: a Shanghai firm's profile filed from Shanghai that
+    # compares itself with America later on stays in Shanghai.)
+    loc_home = loc
+    lead = W["lead_chars"]
+    if for_total and top_prov is not None and top_prov not in tally.at_home:
+        if any(ev[0] == "title" or (ev[3] is not None and ev[3] < lead) for ev in for_ev):
+            loc_home = 0.0
+    if for_total >= T["min_foreign"] and for_total > loc_home and for_total >= nat and (one_country or for_total > 2 * max(nat, loc_home)):
         out["scope"] = "foreign"
         out["region_confidence"] = _conf(for_total, denom)
         out["region_evidence"] = _ev_list([(s, surf, iso or None, off, w) for s, surf, iso, off, w in for_ev])
         return out
-    dominant = share >= T["province_share"] or len(P) < T["many_provinces"]
-    if top_prov is not None and loc >= T["min_local"] and loc >= nat and dominant:
+    # Many provinces, none dominant: a national story. Only provinces with a full mention count (three
+    # poetic allusions to 西山, 金沙, 浮梁 in an essay do not make it national).
+    dominant = share >= T["province_share"] or sum(v >= W["body_first"] for v in P.values()) < T["many_provinces"]
+    # With no usable place, fewer national markers suffice (我国 … 全军: a PLA or nationwide story).
+    nat_alone = loc < T["min_local"] and nat >= T["min_national_alone"] and nat > for_total
+    # A headline place outweighs national organs cited in the body (乌鲁木齐一患者家属… with 卫生部's
+    # notice quoted): the headline says where the story is.
+    headline = top_prov in tally.headline and not any(e[0] == "title" for e in nat_ev)
+    if top_prov is not None and loc >= T["min_local"] and (loc >= nat or headline) and dominant:
         pass  # local, below
-    elif nat >= T["min_national"] or (loc > 0 and not dominant):
+    elif nat >= T["min_national"] or (loc > 0 and not dominant) or nat_alone:
         out["scope"] = "national"
         out["region_confidence"] = _conf(max(nat, loc_total - loc), denom)
         out["region_evidence"] = _ev_list([(s, surf, NATIONAL_CODE, off, w) for s, surf, off, w in nat_ev])

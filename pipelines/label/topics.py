@@ -37,7 +37,7 @@ import tomllib
 import unicodedata
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import compress
 from operator import itemgetter
 from pathlib import Path
@@ -59,6 +59,7 @@ _TOPIC_KEYS = {
     "threshold",
     "exclude",
     "requires_any",
+    "min_share_of",
 }
 _REQUIRED_TOPIC_KEYS = ("id", "label_zh", "label_en", "definition", "terms")
 _LANGS = ("zh", "en")
@@ -80,6 +81,7 @@ class Topic:
     threshold: float
     exclude: tuple[str, ...]
     requires_any: tuple[str, ...]
+    min_share_of: Mapping[str, float] = field(default_factory=dict)  # other topic id -> ratio
 
     def label(self, lang: str) -> str:
         return self.label_zh if lang == "zh" else self.label_en
@@ -202,7 +204,13 @@ def _parse_topic(entry: Any, index: int, default_threshold: float, default_title
     requires_any = _phrases(entry.get("requires_any", []), f"{where}.requires_any")
     title_weight = _positive(entry.get("title_weight", default_title_weight), f"{where}.title_weight")
     threshold = _positive(entry.get("threshold", default_threshold), f"{where}.threshold")
-    return Topic(tid, label_zh, label_en, def_zh, def_en, terms, title_weight, threshold, exclude, requires_any)
+    raw_share = entry.get("min_share_of", {})
+    if not isinstance(raw_share, dict):
+        raise TaxonomyError(f'{where}.min_share_of: must be a table of "topic id" = ratio')
+    share_of = {str(k): _positive(v, f"{where}.min_share_of[{k!r}]") for k, v in raw_share.items()}
+    if tid in share_of:
+        raise TaxonomyError(f"{where}.min_share_of: a topic cannot be measured against itself")
+    return Topic(tid, label_zh, label_en, def_zh, def_en, terms, title_weight, threshold, exclude, requires_any, share_of)
 
 
 def _fullwidth(s: str) -> str:
@@ -285,6 +293,10 @@ class Taxonomy:
             if t.id in seen:
                 raise TaxonomyError(f"{source}: duplicate topic id {t.id!r}")
             seen.add(t.id)
+        for t in topics:
+            for other in t.min_share_of:
+                if other not in seen:
+                    raise TaxonomyError(f"{source}: topic {t.id!r}: min_share_of names unknown topic {other!r}")
         self.topics: tuple[Topic, ...] = tuple(topics)
         self.global_exclude: tuple[str, ...] = tuple(dict.fromkeys(_norm(s) for s in global_exclude if _norm(s)))
         self.threshold = threshold
@@ -431,6 +443,10 @@ class Taxonomy:
         self._bounded = self._left_bound | self._right_bound
         self._thresholds = [t.threshold for t in self.topics]
         self._needs_req = [bool(t.requires_any) for t in self.topics]
+        pos = {t.id: i for i, t in enumerate(self.topics)}
+        # (topic, other topic, ratio): topic is not assigned next to an assigned other topic when it
+        # scores less than ratio x the other's score (money words in an enforcement digest).
+        self._share_of = [(ti, pos[o], r) for ti, t in enumerate(self.topics) for o, r in t.min_share_of.items()]
         self._ids = [t.id for t in self.topics]
         self._automaton = automaton
 
@@ -532,6 +548,13 @@ class Taxonomy:
             assigned = score >= round(max(thresholds[t] * factor, floor), 3) and (not needs_req[t] or t in req)
             if assigned or not only_assigned:
                 keep.append((-score, t, assigned))
+        if self._share_of and keep:
+            on = {t: -negscore for negscore, t, assigned in keep if assigned}
+            drop = {t for t, o, r in self._share_of if t in on and o in on and on[t] < r * on[o]}
+            if drop:
+                keep = [(negscore, t, assigned and t not in drop) for negscore, t, assigned in keep]
+                if only_assigned:
+                    keep = [k for k in keep if k[2]]
         if not keep:
             return []
         keep.sort()
