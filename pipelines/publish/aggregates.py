@@ -5,13 +5,19 @@ coverage: one row per (day, region, topic, outlet, site, duplicate?) with an art
 region of the article, duplicate?) with article and mention counts.
 
 Two article-level indexes serve the dashboard's filters that coverage cannot answer (agency type,
-organ, full-text search hits) with exact distinct-article counts: article_facts, one slim row per
-article (day, region codes, outlet, site, original?, topics, flags and the distinct agency names and
-types it mentions), and agency_articles, one row per (article, agency) with the mention count and
-the article's dimensions. Both are sorted newest first so date filters skip row groups.
+organ, full-text search hits) with exact distinct-article counts, and its article lists:
+article_facts, one slim row per article (day, region codes, outlet, site, original?, topics,
+quality flags, the distinct agency names and types it mentions, the title cut to 300 characters,
+and where the row is: ``part`` = file name under articles/ and agency_mentions/, ``part_row`` = row
+number in that file), and agency_articles, one row per (article, agency) with the mention count,
+the surface forms it was written as, the article's dimensions and title (so an organ's article list
+needs no other table), and ``first_of_type_level``, true on one row per (article, agency type,
+level), so articles per type and level are counted without DISTINCT. List columns are repeated as
+delimited ``*_key`` strings (see ``key``) for fast filtering. Both are sorted newest first so date filters skip row groups.
 
-Each table's SELECT reads two views, ``a`` (articles) and ``m`` (agency_mentions); the dashboard
-reuses the same SQL to derive a missing aggregate on the fly from an older dataset.
+Each table's SELECT reads two views, ``a`` (articles, with DuckDB's ``filename`` and
+``file_row_number`` columns) and ``m`` (agency_mentions); the dashboard reuses the same SQL to derive
+a missing aggregate on the fly from an older dataset.
 """
 
 from __future__ import annotations
@@ -19,6 +25,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+
+
+def key(list_sql: str) -> str:
+    """SQL for a list as one delimited string, '|a|b|' (sorted; '|' inside values becomes '¦').
+
+    Filtering ``contains(topic_key, '|courts|')`` is ~10x faster than ``list_contains(topics, ...)``
+    on Parquet (a plain, mostly dictionary-encoded string instead of a nested list).
+    """
+    return f"('|' || array_to_string(list_sort(list_transform({list_sql}, lambda v: replace(v, '|', '¦'))), '|') || '|')"
+
+
+def key_of(value: str) -> str:
+    """The search string matching ``value`` in a ``key`` column."""
+    return "|" + value.replace("|", "¦") + "|"
+
 
 COVERAGE_SQL = """
 WITH base AS (
@@ -49,21 +70,24 @@ GROUP BY ALL
 ORDER BY day, m.name
 """
 
-AGENCY_ARTICLES_SQL = """
+AGENCY_ARTICLES_SQL = f"""
 WITH per AS (
   SELECT article_id, name, any_value(type) AS type, any_value(level) AS level,
-         any_value(region_code) AS region_code, count(*)::INTEGER AS mentions
+         any_value(region_code) AS region_code, count(*)::INTEGER AS mentions,
+         list_sort(list_distinct(list(surface))) AS surfaces
   FROM m GROUP BY article_id, name
 )
 SELECT per.article_id, CAST(timezone('Asia/Shanghai', a.published_at) AS DATE) AS day,
-       per.name, per.type, per.level, per.region_code, per.mentions,
+       per.name, per.type, per.level, per.region_code, per.mentions, per.surfaces,
+       row_number() OVER (PARTITION BY per.article_id, per.type, per.level ORDER BY per.name) = 1 AS first_of_type_level,
        a.province_code, a.prefecture_code, a.county_code, a.outlet, a.site,
-       a.duplicate_of IS NULL AS is_original, coalesce(a.topics, []) AS topics
+       a.duplicate_of IS NULL AS is_original, coalesce(a.topics, []) AS topics, left(a.title, 300) AS title,
+       {key('coalesce(a.topics, [])')} AS topic_key
 FROM per JOIN a USING (article_id)
 ORDER BY day DESC NULLS LAST, per.name, per.article_id
 """
 
-ARTICLE_FACTS_SQL = """
+ARTICLE_FACTS_SQL = f"""
 WITH ag AS (
   SELECT article_id, list_sort(list_distinct(list(name))) AS agency_names,
          list_sort(list_distinct(list(type))) AS agency_types
@@ -73,7 +97,11 @@ SELECT a.article_id, CAST(timezone('Asia/Shanghai', a.published_at) AS DATE) AS 
        a.province_code, a.prefecture_code, a.county_code, a.outlet, a.site,
        a.duplicate_of IS NULL AS is_original,
        coalesce(a.topics, []) AS topics, coalesce(a.quality_flags, []) AS quality_flags,
-       coalesce(ag.agency_types, []) AS agency_types, coalesce(ag.agency_names, []) AS agency_names
+       coalesce(ag.agency_types, []) AS agency_types, coalesce(ag.agency_names, []) AS agency_names,
+       left(a.title, 300) AS title,
+       parse_filename(a.filename) AS part, a.file_row_number AS part_row,
+       {key('coalesce(a.topics, [])')} AS topic_key, {key('coalesce(a.quality_flags, [])')} AS flag_key,
+       {key('coalesce(ag.agency_types, [])')} AS agency_type_key, {key('coalesce(ag.agency_names, [])')} AS agency_key
 FROM a LEFT JOIN ag USING (article_id)
 ORDER BY day DESC NULLS LAST, a.article_id
 """
@@ -95,7 +123,7 @@ def build_aggregates(snapshot: Path) -> None:
     con = duckdb.connect()
     con.execute("SET threads TO 2")
     con.execute("SET preserve_insertion_order = true")
-    con.execute(f"CREATE VIEW a AS SELECT * FROM read_parquet('{art}')")
+    con.execute(f"CREATE VIEW a AS SELECT * FROM read_parquet('{art}', filename = true, file_row_number = true)")
     con.execute(f"CREATE VIEW m AS SELECT * FROM read_parquet('{men}')")
     for stem, sql in AGGREGATES.items():
         target = (out / f"{stem}.parquet").as_posix()
