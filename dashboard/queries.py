@@ -601,7 +601,19 @@ def to_csv_bytes(table: pa.Table) -> bytes:
             df[name] = [None if v is None else json.dumps(_plain(v), ensure_ascii=False) for v in table.column(name).to_pylist()]
         elif pa.types.is_timestamp(typ):
             df[name] = [None if v is None else v.isoformat() for v in table.column(name).to_pylist()]
+        if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_list(typ) or pa.types.is_struct(typ):
+            df[name] = [_defuse_formula(v) for v in df[name]]
     return ("\ufeff" + df.to_csv(index=False)).encode("utf-8")
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defuse_formula(value: object) -> object:
+    """Scraped text opened in a spreadsheet must not run as a formula: prefix such cells with '."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _plain(v: Any) -> Any:

@@ -342,3 +342,14 @@ def test_region_labels_fall_back_gracefully(tmp_path) -> None:  # type: ignore[n
     bad.write_text("[[topic]\nbroken", encoding="utf-8")
     assert load_topics(bad) == {}
     assert "judicial_enforcement" in load_topics()
+
+
+def test_csv_export_defuses_spreadsheet_formulas() -> None:
+    import pyarrow as pa
+
+    from dashboard.queries import to_csv_bytes
+
+    table = pa.table({"title": ["=HYPERLINK(\"http://evil\")", "+1", "兰州中院", None], "n": [1, 2, 3, 4]})
+    text = to_csv_bytes(table).decode("utf-8-sig")
+    assert "'=HYPERLINK" in text and "'+1" in text
+    assert "\n兰州中院," in text  # ordinary text untouched
