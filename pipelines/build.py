@@ -7,12 +7,15 @@ number of workers: batches are fixed by sorted path, and duplicates are decided 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import gc
 import hashlib
 import multiprocessing as mp
 import os
 import signal
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -30,8 +33,9 @@ from pipelines.failpoints import failpoint
 from pipelines.parse.finalize import finalize_article
 from pipelines.publish.store import Store, StoreError
 from pipelines.read.errors import Reject
-from pipelines.read.files import FileResult, read_bytes
+from pipelines.read.files import FileResult, Item, describe_os_error, iter_source, open_input, reject_row
 from pipelines.read.limits import Limits
+from pipelines.read.stream import FileBytes
 from pipelines.read.walk import InputFile, walk_inputs
 from pipelines.schema import PARSED, REJECTS
 
@@ -100,89 +104,421 @@ class BuildSummary:
 # --- worker side ---------------------------------------------------------------------------------
 
 
-class _FileTimeout(Exception):
-    pass
+class _FileTimeout(BaseException):
+    """Raised by SIGALRM; a BaseException so that parsers' ``except Exception`` cannot swallow it."""
 
 
 def _on_alarm(signum: int, frame: Any) -> None:
     raise _FileTimeout()
 
 
-def read_one(f: InputFile, limits: Limits) -> tuple[FileResult, str]:
-    """Read and parse one file under the size and time limits; never raises."""
-    result = FileResult()
-    if f.problem:
-        result.reject(f.problem, f.detail, size=f.size)
-        return result, ""
-    if f.size > limits.max_file_bytes:
-        result.reject("file_too_large", f"{f.size} bytes > limit {limits.max_file_bytes}", size=f.size)
-        return result, ""
-    try:
-        with open(f.path, "rb") as fh:
-            data = fh.read(limits.max_file_bytes + 1)
-    except OSError as exc:
-        result.reject("read_error", f"{exc.strerror or exc}", size=f.size)
-        return result, ""
-    sha = hashlib.sha256(data).hexdigest()
-    if len(data) > limits.max_file_bytes:
-        result.reject("file_too_large", f"grew past limit {limits.max_file_bytes} while reading", size=len(data))
-        return result, sha
-    # SIGALRM can only be armed from a process's main thread (true in the local pool, not in dask workers)
-    import threading
+Emit = Callable[[Item], None]
 
-    use_alarm = limits.file_time_budget > 0 and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if use_alarm:
-        old = signal.signal(signal.SIGALRM, _on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, limits.file_time_budget)
+
+@contextlib.contextmanager
+def _budget(seconds: float) -> Iterator[Callable[[], None]]:
+    """Arm SIGALRM for ``seconds``; yields a function that restarts the clock (a document is done).
+
+    SIGALRM interrupts Python code (parsers, regexes); native code that never returns to Python is
+    stopped by the hard deadline of ``_read_isolated`` instead. Only a process's main thread can
+    arm it (true in the local pool and in the isolated reader, not in a dask worker's thread).
+    """
+    if not (seconds > 0 and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()):
+        yield lambda: None
+        return
+    old = signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        result = read_bytes(data, f.rel, limits)
-    except _FileTimeout:
-        result = FileResult()
-        result.reject("timeout", f"reading took more than {limits.file_time_budget:g} s", size=len(data))
-    except Reject as rej:
-        result = FileResult()
-        result.reject(rej.reason, rej.detail, size=len(data))
-    except RecursionError:
-        result = FileResult()
-        result.reject("unparseable", "structure nested too deeply", size=len(data))
-    except MemoryError:
-        result = FileResult()
-        result.reject("unparseable", "ran out of memory parsing this file", size=len(data))
-    except Exception as exc:
-        result = FileResult()
-        result.reject("unparseable", f"{type(exc).__name__}: {exc}", size=len(data))
+        yield lambda: signal.setitimer(signal.ITIMER_REAL, seconds)
     finally:
-        if use_alarm:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _timeout_reject(limits: Limits, n: int, size: int, hard: bool = False) -> Item:
+    what = "stuck in native code and stopped" if hard else "interrupted"
+    rest = f"the {n} records before it are kept, the rest of the file was not read" if n else "the file was not read"
+    return "reject", reject_row("timeout", f"one document took more than --file-time-budget {limits.file_time_budget:g} s ({what}); {rest}",
+                                record=f"after-record-{n}" if n else None, size=size)
+
+
+def read_file(f: InputFile, limits: Limits, emit: Emit, on_progress: Callable[[], None] | None = None) -> str:
+    """Read and parse one file under the limits, passing each article/reject to ``emit`` as it is read.
+
+    Returns the SHA-256 of the whole file ('' when it could not be read). Never raises: every problem
+    becomes a reject. The time budget restarts with each record, so a 1 GB WARC may take as long as
+    it needs while one pathological document is stopped after --file-time-budget seconds.
+    """
+    if f.problem:
+        emit(("reject", reject_row(f.problem, f.detail, size=f.size)))
+        return ""
+    if f.size > limits.max_file_bytes:
+        emit(("reject", reject_row("file_too_large", f"{f.size} bytes > --max-file-bytes {limits.max_file_bytes}", size=f.size)))
+        return ""
+    try:
+        fh = open_input(f.path)
+    except OSError as exc:
+        emit(("reject", reject_row("read_error", describe_os_error(exc), size=f.size)))
+        return ""
+    except Reject as rej:
+        emit(("reject", reject_row(rej.reason, rej.detail, size=f.size)))
+        return ""
+    hasher = hashlib.sha256()
+    src = FileBytes(fh, limits.max_file_bytes, hasher, on_progress, size_hint=f.size)
+    n = 0
+    finished = False
+    with fh:
+        try:
+            with _budget(limits.file_time_budget) as restart:
+                try:
+                    for item in iter_source(src, f.rel, limits, size=f.size):
+                        emit(item)
+                        n += 1
+                        restart()
+                    finished = True
+                except _FileTimeout:
+                    emit(_timeout_reject(limits, n, f.size))
+                    finished = True
+                except RecursionError:
+                    emit(("reject", reject_row("unparseable", "structure nested too deeply", size=f.size)))
+                except MemoryError:
+                    emit(("reject", reject_row("unparseable", "ran out of memory parsing this file", size=f.size)))
+                except OSError as exc:
+                    emit(("reject", reject_row("read_error", describe_os_error(exc) + (f" after {n} records" if n else ""), size=f.size)))
+                    return ""
+                except Exception as exc:
+                    emit(("reject", reject_row("unparseable", f"{type(exc).__name__}: {exc}", size=f.size)))
+        except _FileTimeout:  # the alarm went off between the last record and disarming it
+            if not finished:
+                emit(_timeout_reject(limits, n, f.size))
+        try:
+            src.drain()  # the hash covers every byte even where reading stopped early
+        except OSError:
+            return ""
+    return hasher.hexdigest()
+
+
+def read_one(f: InputFile, limits: Limits) -> tuple[FileResult, str]:
+    """Read and parse one file in this process (soft time budget only); never raises."""
+    result = FileResult()
+    sha = read_file(f, limits, result.add)
     return result, sha
 
 
-def parse_batch(files: Sequence[InputFile], limits: Limits, out_dir: str, part_id: str) -> dict[str, Any]:
-    """Worker task: read a batch of files, write its parsed and rejects parts, return dedupe keys."""
-    articles: list[dict[str, Any]] = []
-    rejects: list[dict[str, Any]] = []
-    per_file: list[tuple[str, int, int, str, int, int]] = []
-    for f in files:
-        res, sha = read_one(f, limits)
-        n_art = 0
-        for rec in res.articles:
+def _hard_deadline(limits: Limits) -> float | None:
+    """Seconds without any word from the reader after which it is killed (the soft budget failed)."""
+    if limits.file_time_budget <= 0:
+        return None
+    return limits.file_time_budget + min(30.0, max(2.0, limits.file_time_budget / 4))
+
+
+def _reader_main(requests: Any, results: Any) -> None:
+    """Body of the forked reader process: read each batch it is sent, send back the items; never returns.
+
+    It lives as long as the worker that forked it (a closed request pipe or the worker's death ends
+    it), so the cost of forking is paid once per worker, not once per batch.
+    """
+    code = 0
+    try:
+        import faulthandler
+
+        faulthandler.disable()  # a native crash here is reported as a reject, not as a dump on the user's terminal
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if sys.platform.startswith("linux"):
+            import ctypes
+
+            with contextlib.suppress(OSError):
+                ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the worker
+
+        pending: list[Item] = []
+        last_sent = time.monotonic()
+
+        def flush(sha: str | None = None) -> None:
+            """Send the items read so far (and, with ``sha``, the end of the file) in one message.
+
+            SIGALRM is held meanwhile, so an alarm can neither cut a message in half nor lose or repeat items.
+            """
+            nonlocal last_sent
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
             try:
-                articles.append(finalize_article(rec, f.rel, limits.max_text_chars))
-                n_art += 1
-            except Exception as exc:
-                res.reject("unparseable", f"finalising record: {type(exc).__name__}: {exc}", record=rec.get("source_record"))
-        for rej in res.rejects:
-            rejects.append({"source_file": f.rel, **rej})
-            if rej.get("size_bytes") is None:
-                rejects[-1]["size_bytes"] = f.size
-        per_file.append((f.rel, f.size, f.mtime_ns, sha, n_art, len(res.rejects)))
+                batch = pending.copy()
+                pending.clear()
+                results.send(("items", batch) if sha is None else ("end", batch, sha))
+                last_sent = time.monotonic()
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
+
+        def emit(item: Item) -> None:
+            pending.append(item)
+            # small files go out in one message at their end; long ones at least twice a second
+            if len(pending) >= 256 or time.monotonic() - last_sent > 0.5:
+                flush()
+
+        def tick() -> None:
+            if time.monotonic() - last_sent > 0.5:
+                flush()
+
+        while True:
+            try:
+                files, limits = requests.recv()
+            except EOFError:
+                break
+            for f in files:
+                sha = ""
+                with contextlib.suppress(_FileTimeout):
+                    sha = read_file(f, limits, emit, tick)
+                flush(sha)
+    except BaseException:
+        code = 70
+    finally:
+        os._exit(code)
+
+
+class _Reader:
+    """The worker's forked reader process and the two pipes to it."""
+
+    def __init__(self) -> None:
+        req_r, self.requests = mp.Pipe(duplex=False)
+        self.results, res_w = mp.Pipe(duplex=False)
+        gc.freeze()  # the child's collector then leaves the inherited heap alone: fewer copy-on-write pages
+        try:
+            pid = os.fork()
+            if pid == 0:
+                self.requests.close()
+                self.results.close()
+                _reader_main(req_r, res_w)
+        finally:
+            gc.unfreeze()
+        self.pid = pid
+        self.owner = os.getpid()
+        req_r.close()
+        res_w.close()
+        # when the worker exits (multiprocessing runs these finalizers; atexit covers other processes), end
+        # the reader and reap it, so its CPU and exit are accounted to the build
+        from multiprocessing import util
+
+        util.Finalize(self, _Reader.close, args=(self.requests, self.results, pid), exitpriority=10)
+        atexit.register(_Reader.close, self.requests, self.results, pid)
+
+    @staticmethod
+    def close(requests: Any, results: Any, pid: int) -> None:
+        """End a reader that is idle: a closed request pipe makes it exit; reap it (kill it after 5 s)."""
+        with contextlib.suppress(OSError):
+            requests.close()
+        deadline = time.monotonic() + 5
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(pid, os.WNOHANG) == (0, 0):
+                if time.monotonic() > deadline:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    break
+                time.sleep(0.01)
+        with contextlib.suppress(OSError):
+            results.close()
+
+    def stop(self) -> None:
+        """Kill the reader (stuck, crashed or no longer wanted) and reap it."""
+        with contextlib.suppress(OSError):
+            self.requests.close()
+            self.results.close()
+        if self.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self.pid = 0
+
+    def exit_status(self) -> str:
+        """How the reader ended, once its pipe has closed."""
+        try:
+            _, status = os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            return "unknown status"
+        self.pid = 0
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            return f"killed by signal {sig}" + (" (out of memory?)" if sig == signal.SIGKILL else "")
+        return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+
+_READERS = threading.local()  # one reader per worker thread (a dask worker may run several)
+
+
+def stop_reader() -> None:
+    """Stop this thread's reader, if any (tests; a worker's reader otherwise ends with the worker)."""
+    reader: _Reader | None = getattr(_READERS, "reader", None)
+    if reader is not None and reader.owner == os.getpid():
+        reader.stop()
+    _READERS.reader = None
+
+
+def _read_isolated(files: Sequence[InputFile], limits: Limits) -> Iterator[tuple[int, Item | str]]:
+    """Read ``files`` in the forked reader process; yield (file index, item) and (file index, sha) when done.
+
+    The reader is killed when it sends nothing for longer than the hard deadline (a parser stuck in
+    native code, which SIGALRM cannot interrupt) and a new one goes on at the next file; a reader that
+    dies (native crash, killed for memory) costs only the file it was reading. Without fork, files
+    are read in this process with the soft budget only.
+    """
+    if not hasattr(os, "fork"):
+        for i, f in enumerate(files):
+            got: list[Item] = []
+            sha = read_file(f, limits, got.append)
+            for item in got:
+                yield i, item
+            yield i, sha
+        return
+    hard = _hard_deadline(limits)
+    i = 0
+    while i < len(files):
+        reader: _Reader | None = getattr(_READERS, "reader", None)
+        if reader is None or reader.owner != os.getpid() or not reader.pid:
+            reader = _READERS.reader = _Reader()
+        current = i  # the file being read: the one after the last that ended
+        items = 0  # items received for it
+        try:
+            reader.requests.send((list(files[i:]), limits))
+            last = time.monotonic()
+            while current < len(files):
+                wait = None if hard is None else max(0.0, last + hard - time.monotonic())
+                if not reader.results.poll(wait):
+                    stop_reader()
+                    yield current, _timeout_reject(limits, items, files[current].size, hard=True)
+                    yield current, ""
+                    current += 1
+                    break
+                try:
+                    msg = reader.results.recv()
+                except EOFError:
+                    how = reader.exit_status()
+                    stop_reader()
+                    yield current, ("reject", reject_row("reader_crashed", f"the reader process died on this file: {how}", size=files[current].size))
+                    yield current, ""
+                    current += 1
+                    break
+                last = time.monotonic()
+                for item in msg[1]:
+                    items += 1
+                    yield current, item
+                if msg[0] == "end":
+                    yield current, msg[2]
+                    current, items = current + 1, 0
+        except BaseException:
+            stop_reader()  # abandoned mid-batch (the consumer failed): the reader's state is unknown
+            raise
+        i = current
+
+
+class _PartWriter:
+    """Write a part file in row groups as rows arrive (bounded memory), atomically like ``Store.write_table``."""
+
+    def __init__(self, table: Any, path: Path, flush_rows: int = 20_000, flush_chars: int = 64 << 20) -> None:
+        self.table = table
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.rows: list[dict[str, Any]] = []
+        self.chars = 0
+        self.flush_rows = flush_rows
+        self.flush_chars = flush_chars
+        self.writer: pq.ParquetWriter | None = None
+
+    def add(self, row: dict[str, Any], chars: int = 0) -> None:
+        self.rows.append(row)
+        self.chars += chars
+        if len(self.rows) >= self.flush_rows or self.chars >= self.flush_chars:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.rows:
+            return
+        tbl = self.table.from_records(self.rows)
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(self.tmp, tbl.schema, compression="zstd")
+        self.writer.write_table(tbl, row_group_size=64 * 1024)
+        self.rows = []
+        self.chars = 0
+
+    def close(self) -> None:
+        self._flush()
+        if self.writer is None:
+            Store.write_table(self.table.empty(), self.path)
+            return
+        self.writer.close()
+        with open(self.tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(self.tmp, self.path)
+
+
+def _storable(s: str) -> str:
+    """A string Parquet can hold (lone surrogates from odd exception texts become escapes)."""
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _check_storable(row: dict[str, Any]) -> None:
+    for key in ("url", "site", "outlet", "source_record", "published_at_source"):
+        if isinstance(v := row.get(key), str):
+            v.encode("utf-8")  # raises on lone surrogates (title and body are checked by content_hash)
+    for key in ("breadcrumb", "byline", "quality_flags"):
+        for v in row.get(key) or ():
+            v.encode("utf-8")
+
+
+def parse_batch(files: Sequence[InputFile], limits: Limits, out_dir: str, part_id: str) -> dict[str, Any]:
+    """Worker task: read a batch of files, write its parsed and rejects parts, return dedupe keys.
+
+    Articles and rejects stream from the reader into the part files, so a batch holding a 1 GB WARC
+    never holds all its articles at once.
+    """
     out = Path(out_dir)
-    parsed = PARSED.from_records(articles) if articles else PARSED.empty()
-    Store.write_table(parsed, out / f"{part_id}.parsed.parquet")
-    Store.write_table(REJECTS.from_records(rejects) if rejects else REJECTS.empty(), out / f"{part_id}.rejects.parquet")
-    keys = parsed.select(["article_id", "content_hash", "simhash", "body_chars"]).to_pydict()
-    return {"part_id": part_id, "files": per_file, "keys": keys, "reasons": Counter(r["reason"] for r in rejects)}
+    parsed = _PartWriter(PARSED, out / f"{part_id}.parsed.parquet")
+    rejected = _PartWriter(REJECTS, out / f"{part_id}.rejects.parquet")
+    keys: dict[str, list[Any]] = {"article_id": [], "content_hash": [], "simhash": [], "body_chars": []}
+    n_art = [0] * len(files)
+    n_rej = [0] * len(files)
+    shas = [""] * len(files)
+    reasons: Counter[str] = Counter()
+
+    def add_reject(i: int, rej: dict[str, Any]) -> None:
+        row = {"source_file": files[i].rel, **rej}
+        for k in ("detail", "source_record", "source_format"):
+            if isinstance(row.get(k), str):
+                row[k] = _storable(row[k])
+        if row.get("size_bytes") is None:
+            row["size_bytes"] = files[i].size
+        rejected.add(row)
+        n_rej[i] += 1
+        reasons[row["reason"]] += 1
+
+    for i, got in _read_isolated(files, limits):
+        if isinstance(got, str):
+            shas[i] = got
+            continue
+        kind, rec = got
+        if kind != "article":
+            add_reject(i, rec)
+            continue
+        try:
+            row = finalize_article(rec, files[i].rel, limits.max_text_chars)
+            _check_storable(row)
+        except Exception as exc:
+            add_reject(i, reject_row("unparseable", f"finalising record: {type(exc).__name__}: {exc}", record=rec.get("source_record"), fmt=rec.get("source_format")))
+            continue
+        parsed.add(row, row["body_chars"])
+        for k in keys:
+            keys[k].append(row[k])
+        n_art[i] += 1
+    for i in range(len(files)):
+        if n_art[i] + n_rej[i] == 0:  # never lose a file silently
+            add_reject(i, reject_row("unparseable", "the reader produced neither an article nor a reject"))
+    parsed.close()
+    rejected.close()
+    per_file = [(f.rel, f.size, f.mtime_ns, shas[i], n_art[i], n_rej[i]) for i, f in enumerate(files)]
+    return {"part_id": part_id, "files": per_file, "keys": keys, "reasons": reasons}
 
 
 def label_part(part_id: str, parts_dir: str, published_dir: str, label_hash: str) -> tuple[str, int, int]:
@@ -328,9 +664,8 @@ def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None)
             _load_duplicate_index(previous, dup_index, exclude={f for s in changed_parts.values() for f in s})
         # files whose bytes are unchanged (only touched) keep their rows: detect by hash in the worker result
         batches = _batches(pending)
-        ctx = mp.get_context("fork") if sys.platform != "win32" else mp.get_context()
         label_jobs: list[str] = []
-        with ProcessPoolExecutor(max_workers=opts.workers, mp_context=ctx, initializer=_init_worker) as pool:
+        with _executor(opts) as pool:
             phase("parse")
             bar = _progress(len(pending), opts.progress, "file")
             futures: list[Future[dict[str, Any]]] = []

@@ -81,16 +81,37 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: the published dataset is unchanged; rerun build to finish", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
-        from pipelines.publish.store import StoreError
-
-        if getattr(args, "verbose", False):
+        verbose = getattr(args, "verbose", False)
+        if verbose:
             traceback.print_exc()
-        code = EXIT_OUTPUT if isinstance(exc, (StoreError, OSError)) else 1
-        if isinstance(exc, StoreError) and "input folder" in str(exc):
-            code = EXIT_INPUT
-        hint = "" if getattr(args, "verbose", False) else " (rerun with --verbose for the traceback)"
-        print(f"error: {exc}{hint}", file=sys.stderr)
+        code, message = _explain(exc, args)
+        hint = "" if verbose else " (rerun with --verbose for the traceback)"
+        print(f"error: {message}{hint}", file=sys.stderr)
         return code
+
+
+def _explain(exc: BaseException, args: argparse.Namespace) -> tuple[int, str]:
+    """One line for a failure: what went wrong, where, and what to do; and its exit code."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from pipelines.publish.store import StoreError
+
+    dataset = getattr(args, "dataset", None)
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, StoreError):
+        if "input folder" in text:
+            return EXIT_INPUT, f"{text}; pass --input DIR with your scraped files"
+        if "cannot create dataset folder" in text:
+            return EXIT_OUTPUT, f"{text}; --dataset must be a folder path you can write (not a file, nor inside one)"
+        if "not writable" in text:
+            return EXIT_OUTPUT, f"{text}; fix its permissions or pass another --dataset"
+        return EXIT_OUTPUT, text
+    if isinstance(exc, BrokenProcessPool):
+        return 1, f"a worker process died during the build (out of memory?); the published dataset in {dataset} is unchanged; rerun with fewer --workers"
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return EXIT_OUTPUT, f"cannot write the dataset in {dataset}{where}: {exc.strerror or text}; free disk space or fix permissions, then rerun (the published dataset is unchanged)"
+    return 1, f"unexpected {type(exc).__name__}: {text}; please report it with the --verbose traceback"
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -121,6 +142,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.workers < 1:
             print("error: --workers must be at least 1", file=sys.stderr)
             return EXIT_USAGE
+        for flag, value, least in (("--max-file-bytes", limits.max_file_bytes, 1), ("--max-decompressed-bytes", limits.max_decompressed_bytes, 1),
+                                   ("--max-records-per-file", limits.max_records_per_file, 1), ("--file-time-budget", limits.file_time_budget, 0)):
+            if value < least:
+                print(f"error: {flag} must be at least {least} (got {value:g})", file=sys.stderr)
+                return EXIT_USAGE
         opts = BuildOptions(
             input=input_dir,
             dataset=args.dataset,

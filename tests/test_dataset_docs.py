@@ -74,12 +74,11 @@ def test_changed_taxonomy_relabels_without_rereading(tmp_path: Path) -> None:
     before = pd.read_parquet(ds / "articles").set_index("source_file")
     seed = "seed/000_0728b4a53c9668bd.txt"
     assert "judicial_enforcement" in list(before.loc[seed, "topics"])
-    # a user drops judicial enforcement from their copy of the taxonomy
+    # a user makes judicial enforcement unreachable in their copy of the taxonomy
     toml = (data / "topics.toml").read_text(encoding="utf-8")
-    start = toml.index('id = "judicial_enforcement"')
-    block_start = toml.rfind("[[topic]]", 0, start)
-    block_end = toml.find("[[topic]]", start)
-    (data / "topics.toml").write_text(toml[:block_start] + toml[block_end:], encoding="utf-8")
+    marker = 'id = "judicial_enforcement"\n'
+    assert marker in toml
+    (data / "topics.toml").write_text(toml.replace(marker, marker + "threshold = 1000000.0\n"), encoding="utf-8")
     out = run_cli("build", "--input", str(SAMPLE), "--dataset", str(ds), env=env)
     assert "0 read" in out.stdout and "relabelled" in out.stdout, out.stdout
     after = pd.read_parquet(ds / "articles").set_index("source_file")

@@ -69,10 +69,10 @@ def parse_any(value: object) -> datetime | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        seconds = value / 1000 if value > 1e11 else value
         try:
             from datetime import timedelta, timezone
 
+            seconds = value / 1000 if value > 1e11 else value
             return datetime.fromtimestamp(seconds, tz=timezone(timedelta(hours=8))).replace(tzinfo=None)
         except (OverflowError, OSError, ValueError):
             return None

@@ -61,7 +61,35 @@ def _best_title(tree: LexborHTMLParser, extracted: str | None) -> str | None:
     return None
 
 
+# Block elements that only an explicit end tag closes. The HTML parser's work grows with the square
+# of their nesting depth (100k nested <div> take over a minute, in native code no signal interrupts),
+# while real pages nest them a few dozen deep.
+MAX_BLOCK_DEPTH = 5000
+_BLOCK_TAG = re.compile(
+    r"<(/?)(?:div|section|article|aside|nav|header|footer|main|blockquote|center|fieldset|figure|details|dialog|address|dl|ol|ul|menu|hgroup|form)(?=[\s/>])",
+    re.I,
+)
+
+
+class HtmlTooDeep(ValueError):
+    """HTML whose block elements nest deeper than ``MAX_BLOCK_DEPTH``: refused before parsing."""
+
+
+def block_depth(html: str) -> int:
+    """Deepest nesting of block elements, counted from the tags (an upper bound for the parser's)."""
+    depth = deepest = 0
+    for m in _BLOCK_TAG.finditer(html):
+        if m.group(1):
+            depth = max(0, depth - 1)
+        else:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
+
+
 def parse_html(html: str, url_hint: str | None = None, date_hint: datetime | None = None) -> dict[str, Any]:
+    if html.count("<") > MAX_BLOCK_DEPTH and (depth := block_depth(html)) > MAX_BLOCK_DEPTH:
+        raise HtmlTooDeep(f"HTML block elements nested {depth} deep (limit {MAX_BLOCK_DEPTH}); a page nested this deep is not an article")
     tree = LexborHTMLParser(html)
     rec: dict[str, Any] = {}
     doc = trafilatura.bare_extraction(html, url=url_hint, with_metadata=True, include_comments=False, include_tables=False)

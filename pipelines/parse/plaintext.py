@@ -88,17 +88,17 @@ def looks_like_digest(lines: list[str]) -> bool:
 def _unwrap(lines: list[str]) -> list[str]:
     """Join hard-wrapped lines into paragraphs: a line ends a paragraph only after 。！？ etc."""
     paras: list[str] = []
-    buf = ""
+    buf: list[str] = []  # joined once per paragraph: repeated concatenation is quadratic on a paragraph with no 。
     for ln in lines:
         ln = clean_line(ln)
         if not ln:
             continue
-        buf = f"{buf} {ln}" if buf else ln
+        buf.append(ln)
         if ln.endswith(_SENTENCE_END):
-            paras.append(squeeze_cjk_spaces(buf))
-            buf = ""
+            paras.append(squeeze_cjk_spaces(" ".join(buf)))
+            buf = []
     if buf:
-        paras.append(squeeze_cjk_spaces(buf))
+        paras.append(squeeze_cjk_spaces(" ".join(buf)))
     return paras
 
 

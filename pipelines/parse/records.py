@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -53,16 +54,25 @@ def _pick(record: dict[str, Any], field: str) -> Any:
     return None
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _as_text(value: Any, field: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return "\n".join(value)
-    raise RecordError(f"field {field!r} has type {type(value).__name__}, expected text")
+        text = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            text = str(value)
+        except ValueError as exc:  # an integer too long to print (Python's 4300-digit limit)
+            raise RecordError(f"field {field!r} is a number with too many digits") from exc
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        text = "\n".join(value)
+    else:
+        raise RecordError(f"field {field!r} has type {type(value).__name__}, expected text")
+    # JSON "\ud800" escapes decode to lone surrogates, which no UTF-8 writer accepts: mark them as damage
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 def parse_record(record: Any) -> dict[str, Any]:
@@ -84,11 +94,14 @@ def parse_record(record: Any) -> dict[str, Any]:
     body, byline = finish_body(body_raw.split("\n"))
     author = _pick(record, "byline")
     if isinstance(author, list):
-        byline = [clean_line(a) for a in author if isinstance(a, str) and clean_line(a)] or byline
+        byline = [clean_line(_as_text(a, "byline") or "") for a in author if isinstance(a, str) and clean_line(a)] or byline
     elif isinstance(author, str) and clean_line(author):
+        author = _as_text(author, "byline") or ""
         byline = [clean_line(a) for a in author.replace("、", " ").replace(",", " ").split() if clean_line(a)] or byline
     rec["body"] = body
     rec["byline"] = byline
+    if any("\ufffd" in (v or "") for v in (title, body_raw, url, outlet)):
+        rec["quality_flags"] = ["mojibake"]
     if not rec["title"] and not body:
         raise RecordError("record has neither a title nor a body")
     return rec

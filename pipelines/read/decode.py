@@ -40,6 +40,9 @@ def decode_bytes(data: bytes, hint: str | None = None) -> Decoded:
         if exc.start >= len(data) - 3 and exc.reason in ("unexpected end of data",):
             text, bad = _count_replacements(data, "utf-8")
             return Decoded(text, "utf-8", bad)
+        mixed = _decode_mixed(data)
+        if mixed is not None:
+            return mixed
     try:
         return Decoded(data.decode("gb18030"), "gb18030", 0)
     except UnicodeDecodeError:
@@ -56,6 +59,41 @@ def decode_bytes(data: bytes, hint: str | None = None) -> Decoded:
     hint_norm = normalise_charset(hint) if hint else None
     enc, text, bad = min(candidates, key=lambda c: (c[2], c[0] != hint_norm))
     return Decoded(text, enc, bad)
+
+
+MIXED = "utf-8+gb18030"
+
+
+def _decode_mixed(data: bytes) -> Decoded | None:
+    """A file that mixes UTF-8 and GB18030 line by line (a UTF-8 header on a GBK page, appended scrapes).
+
+    GB18030 accepts almost any bytes, so decoding such a file as GB18030 would silently garble its
+    UTF-8 lines. When a real share (a fifth, and 64+ bytes) of the non-ASCII bytes sit in lines that
+    are valid UTF-8, each line is decoded on its own: valid UTF-8 as UTF-8, the rest as GB18030. A
+    pure GB file has only the odd short line that happens to be valid UTF-8, far below the share.
+    """
+    lines = data.split(b"\n")
+    utf8 = other = 0
+    texts: list[str | None] = []
+    for line in lines:
+        if line.isascii():
+            texts.append(line.decode("ascii"))
+            continue
+        try:
+            texts.append(line.decode("utf-8"))
+            utf8 += len(line)
+        except UnicodeDecodeError:
+            texts.append(None)
+            other += len(line)
+    if utf8 < 64 or other == 0 or utf8 * 5 < utf8 + other:
+        return None
+    bad = 0
+    for i, line in enumerate(lines):
+        if texts[i] is None:
+            text, n = _count_replacements(line, "gb18030")
+            texts[i] = text
+            bad += n
+    return Decoded("\n".join(t or "" for t in texts), MIXED, bad)
 
 
 def normalise_charset(name: str) -> str:

@@ -11,12 +11,14 @@ REASONS: dict[str, str] = {
     "bad_record": "A JSON/CSV record with invalid syntax or wrong field types.",
     "not_article_record": "A WARC response/resource record that is not an HTML or text page, or not HTTP 200.",
     "read_error": "The file could not be read (permission denied, vanished, I/O error).",
-    "file_too_large": "The file is larger than --max-file-bytes.",
+    "file_too_large": "The file is larger than --max-file-bytes (checked before reading, and again while reading a file that grows).",
+    "document_too_large": "One article-bearing document (a text/HTML/JSON file, or one WARC record, JSON line, CSV row or <doc>) is larger than the 64 MiB document limit; multi-record files are streamed, so only that record is refused.",
     "decompressed_too_large": "Decompressing the file would exceed --max-decompressed-bytes (gzip bomb guard).",
     "corrupt_archive": "A truncated or corrupt gzip/WARC stream; records read before the damage are kept.",
     "too_many_records": "The file holds more records than --max-records-per-file; the rest were not read.",
-    "timeout": "Reading the file took longer than --file-time-budget seconds.",
-    "symlink_loop": "A symbolic link that points back into a folder being walked, or a dangling link.",
+    "timeout": "One document (a single-article file, or one record of a multi-record file) took longer than --file-time-budget seconds; records read before it are kept.",
+    "reader_crashed": "The reader process died on this file (native crash or killed for memory); the other files were read.",
+    "symlink_loop": "A symbolic link that points back into a folder being walked (or to a folder already walked), or a dangling link.",
 }
 
 

@@ -1,25 +1,44 @@
-"""Read one input file into article field dicts and rejects. Pure over (bytes, name) except the read."""
+"""Read one input file into article field dicts and rejects, streaming from the file.
+
+``iter_source`` yields items as it reads: ``("article", fields)`` or ``("reject", reject)``. Memory
+is bounded by one document (``Limits.max_document_bytes``), never by the file: WARC/WET, JSON Lines,
+CSV, SogouCS and big JSON arrays are read record by record, gzip is inflated as it streams (the
+inflated bytes counted against ``max_decompressed_bytes`` as they come), and a one-article file
+(text, HTML, a JSON object) larger than a document is refused as ``document_too_large``.
+
+Every record of a multi-record file ends as an article or a reject; a damaged or over-limit file
+keeps the records read before the damage, and says where reading stopped.
+"""
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import json
+import os
 import re
-import zlib
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
-from pipelines.parse.html import parse_html
+from pipelines.parse.common import site_of
+from pipelines.parse.html import HtmlTooDeep, parse_html
 from pipelines.parse.pagetext import parse_page_text
 from pipelines.parse.plaintext import parse_court_digest, parse_plain_text, split_court_digests
 from pipelines.parse.records import RecordError, outlet_for_site, parse_record
-from pipelines.read.decode import decode_bytes, looks_binary
+from pipelines.read.decode import Decoded, decode_bytes, looks_binary
 from pipelines.read.errors import Reject
 from pipelines.read.limits import Limits
 from pipelines.read.sniff import sniff_bytes, sniff_text
+from pipelines.read.stream import GZIP_MAGIC, BytesSource, ChunkSource, FileBytes, Gunzip, Stream, Transcoder
 from pipelines.read.warc import iter_warc
+
+Item = tuple[str, dict[str, Any]]  # ("article", fields) | ("reject", reject row)
+HEAD = 65536
+MAX_GZIP_DEPTH = 3
+_WARC_LINE = re.compile(rb"(?:^|\n)WARC/\d\.\d+\r?\n")
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass
@@ -30,25 +49,244 @@ class FileResult:
     rejects: list[dict[str, Any]] = field(default_factory=list)
 
     def reject(self, reason: str, detail: str, record: str | None = None, fmt: str | None = None, size: int | None = None) -> None:
-        self.rejects.append({"source_record": record, "source_format": fmt, "reason": reason, "detail": detail[:500], "size_bytes": size})
+        self.rejects.append(reject_row(reason, detail, record, fmt, size))
+
+    def add(self, item: Item) -> None:
+        (self.articles if item[0] == "article" else self.rejects).append(item[1])
 
 
-def gunzip_bounded(data: bytes, limit: int) -> bytes:
-    """Decompress all gzip members, refusing to inflate past ``limit`` bytes (gzip bombs)."""
-    out = bytearray()
-    while data:
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+def reject_row(reason: str, detail: str, record: str | None = None, fmt: str | None = None, size: int | None = None) -> dict[str, Any]:
+    assert isinstance(reason, str)
+    return {"source_record": record, "source_format": fmt, "reason": reason, "detail": detail[:500], "size_bytes": size}
+
+
+def _rej(reason: str, detail: str, record: str | None = None, fmt: str | None = None, size: int | None = None) -> Item:
+    return "reject", reject_row(reason, detail, record, fmt, size)
+
+
+class _TooMany(Exception):
+    pass
+
+
+@dataclass
+class _Ctx:
+    name: str
+    limits: Limits
+    size: int | None
+    fmt: str | None = None
+    records: int = 0
+    layers: list[Gunzip] = field(default_factory=list)
+    last_record: str | None = None
+
+    def damage(self) -> str | None:
+        for gz in self.layers:
+            if gz.damage:
+                return gz.damage[0]
+        return None
+
+    def count(self, rid: str) -> None:
+        """Count one record against --max-records-per-file."""
+        self.records += 1
+        if self.records > self.limits.max_records_per_file:
+            raise _TooMany(rid)
+        self.last_record = rid
+
+
+# --- entry points ------------------------------------------------------------------------------
+
+
+def read_bytes(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> FileResult:
+    """Turn the bytes of one file into articles and rejects. ``name`` is only a hint."""
+    result = FileResult()
+    for item in iter_source(BytesSource(data), name, limits, size=len(data)):
+        result.add(item)
+    return result
+
+
+def read_path(path: str, name: str, limits: Limits = DEFAULT_LIMITS) -> FileResult:
+    """Read a file from disk, streaming (tests and tools; the build uses ``iter_source`` directly)."""
+    result = FileResult()
+    try:
+        fh = open_input(path)
+    except OSError as exc:
+        result.reject("read_error", describe_os_error(exc))
+        return result
+    except Reject as rej:
+        result.reject(rej.reason, rej.detail)
+        return result
+    with fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > limits.max_file_bytes:
+            result.reject("file_too_large", f"{size} bytes > --max-file-bytes {limits.max_file_bytes}", size=size)
+            return result
+        for item in iter_source(FileBytes(fh, limits.max_file_bytes), name, limits, size=size):
+            result.add(item)
+    return result
+
+
+def open_input(path: str) -> IO[bytes]:
+    """Open an input file for reading without ever blocking: a path that became a FIFO is refused."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise Reject("read_error", "no longer a regular file when it was opened (now a device, pipe or socket)")
+        return os.fdopen(fd, "rb", buffering=0)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def describe_os_error(exc: OSError) -> str:
+    import errno
+
+    if exc.errno == errno.ENOENT:
+        return "the file vanished after the walk found it (moved or deleted during the build)"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied: the build cannot read this file; fix its permissions and rerun"
+    if exc.errno == errno.ELOOP:
+        return "too many levels of symbolic links"
+    if exc.errno == errno.EISDIR:
+        return "became a folder after the walk found it"
+    return f"I/O error: {exc.strerror or exc}"
+
+
+def iter_source(src: ChunkSource, name: str, limits: Limits = DEFAULT_LIMITS, size: int | None = None) -> Iterator[Item]:
+    """Yield the articles and rejects of one file as they are read."""
+    ctx = _Ctx(name, limits, size)
+    try:
+        yield from _dispatch(Stream(src), name, ctx, 0)
+    except _TooMany as exc:
+        yield _rej("too_many_records", f"more than --max-records-per-file ({limits.max_records_per_file}) records; "
+                   f"stopped after record {ctx.last_record}, the rest were not read", record=str(exc), fmt=ctx.fmt)
+    except Reject as rej:
+        where = f" (after {ctx.records} records, which are kept)" if ctx.records else ""
+        yield _rej(rej.reason, rej.detail + where, fmt=ctx.fmt, size=size)
+
+
+# --- dispatch on the bytes ---------------------------------------------------------------------
+
+
+def _dispatch(stream: Stream, name: str, ctx: _Ctx, depth: int) -> Iterator[Item]:
+    head = stream.peek(HEAD)
+    in_gzip = depth > 0
+    while head and not head.strip() and len(head) == HEAD:
+        stream.skip(len(head))  # more than 64 KiB of leading whitespace
+        head = stream.peek(HEAD)
+    if not head.lstrip(b"\xef\xbb\xbf").strip():
+        if damage := ctx.damage():
+            yield _rej("corrupt_archive", damage, size=ctx.size)
+            return
+        what = ("the gzip holds an empty file" if not head else "the gzip holds only whitespace") if in_gzip else ("file is empty" if not head else "file holds only whitespace (or a byte-order mark)")
+        yield _rej("empty_file", what, size=ctx.size)
+        return
+    lower = name.lower()
+    if head.startswith(GZIP_MAGIC) or (lower.endswith(".gz") and (head.startswith(b"\x1f\x8b") or GZIP_MAGIC in head)):
+        if depth >= MAX_GZIP_DEPTH:
+            yield _rej("unparseable", f"gzip nested more than {MAX_GZIP_DEPTH} deep", size=ctx.size)
+            return
+        gz = Gunzip(stream, ctx.limits.max_decompressed_bytes, resync=True)
+        ctx.layers.append(gz)
+        inner = Stream(gz)
+        ihead = inner.peek(HEAD)
+        if ihead.lstrip()[:5] == b"WARC/" or (not ihead and ".warc" in name.lower()):
+            yield from _warc(inner, gz, name, ctx)
+            return
+        yield from _dispatch(inner, name[:-3] if name.lower().endswith(".gz") else name, ctx, depth + 1)
+        return
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith((b"WARC/1.", b"WARC/0.")) or ((".warc" in lower or ".wet" in lower) and _WARC_LINE.search(head)):
+        # (a WARC whose first record is damaged still reads from its next record)
+        yield from _warc(stream, None, name, ctx)
+        return
+    for bom, enc in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if head.startswith(bom):
+            stream.skip(len(bom))
+            tc = Transcoder(stream, enc)
+            yield from _formats(Stream(tc), name, ctx, in_gzip, transcoder=tc)
+            return
+    if looks_binary(head):
+        nuls = head[:8192].count(0)
+        yield from _whole_file_reject(ctx, "binary_file", f"{nuls} NUL bytes in the first 8 KiB; not text")
+        return
+    yield from _formats(stream, name, ctx, in_gzip)
+
+
+def _whole_file_reject(ctx: _Ctx, reason: str, detail: str, fmt: str | None = None) -> Iterator[Item]:
+    """Reject the whole file; inside gzip, inflate the rest (never kept) so a bomb is called a bomb."""
+    for gz in reversed(ctx.layers):  # innermost first: a bomb nested in a gzip is inside the inner layer
         try:
-            chunk = d.decompress(data, limit - len(out) + 1)
-        except zlib.error as exc:
-            raise Reject("corrupt_archive", f"gzip stream is corrupt: {exc}") from exc
-        out += chunk
-        if len(out) > limit or d.unconsumed_tail:
-            raise Reject("decompressed_too_large", f"inflates past {limit} bytes")
-        if not d.eof:
-            raise Reject("corrupt_archive", "gzip stream is truncated")
-        data = d.unused_data
-    return bytes(out)
+            gz.drain()
+        except Reject as rej:
+            yield _rej(rej.reason, rej.detail, fmt=fmt, size=ctx.size)
+            return
+    if (damage := ctx.damage()) and reason != "corrupt_archive":
+        yield _rej("corrupt_archive", damage, fmt=fmt, size=ctx.size)
+        return
+    yield _rej(reason, detail, fmt=fmt, size=ctx.size)
+
+
+def _formats(stream: Stream, name: str, ctx: _Ctx, in_gzip: bool, transcoder: Transcoder | None = None) -> Iterator[Item]:
+    head = stream.peek(HEAD)
+    kind = sniff_bytes(head, name)
+    limits = ctx.limits
+    if kind in ("sogou_xml", "jsonl", "csv"):
+        ctx.fmt = kind
+        records = {"sogou_xml": _sogou_records, "jsonl": _jsonl_records, "csv": _csv_records}[kind](stream, ctx)
+        yield from _records(records, kind, ctx)
+        return
+    # one document (or a JSON document): hold it, up to the document limit
+    if ctx.size is not None and not in_gzip and ctx.size > limits.max_document_bytes and kind != "json":
+        yield _rej("document_too_large", f"one {kind} document of {ctx.size} bytes is over the {limits.max_document_bytes}-byte document limit; "
+                   "split it, or use a multi-record format (JSON Lines, CSV, WARC), which is streamed", fmt=kind, size=ctx.size)
+        return
+    data = stream.read_upto(limits.max_document_bytes + 1)
+    if len(data) > limits.max_document_bytes:
+        if kind == "json" and data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"[":
+            stream.unread(data)
+            ctx.fmt = "json"
+            yield from _records(_json_array_stream(stream, ctx), "json", ctx)
+            return
+        yield from _whole_file_reject(ctx, "document_too_large", f"one {kind} document is over the {limits.max_document_bytes}-byte document limit "
+                                      "(a JSON file over it must be a top-level array, which is streamed)", fmt=kind)
+        return
+    if damage := ctx.damage():
+        yield _rej("corrupt_archive", damage, fmt=kind, size=ctx.size)
+        return
+    if not data.strip():
+        yield _rej("empty_file", "file holds only whitespace", size=ctx.size)
+        return
+    decoded = decode_bytes(data)
+    if transcoder is not None:
+        decoded = Decoded(decoded.text, "utf-16", decoded.text.count("\ufffd"))
+    text = decoded.text
+    if decoded.errors > max(20, len(text) // 20):
+        yield _rej("undecodable", f"{decoded.errors} undecodable byte sequences as {decoded.encoding}", size=ctx.size)
+        return
+    mojibake = decoded.errors > 0
+    if kind == "json":
+        ctx.fmt = "json"
+        yield from _records(_json_document(text, ctx), "json", ctx, mojibake)
+        return
+    if kind == "html":
+        fmt = "html"
+        ctx.fmt = fmt
+        try:
+            rec = parse_html(text)
+        except HtmlTooDeep as exc:
+            yield _rej("unparseable", str(exc), fmt=fmt, size=ctx.size)
+            return
+    else:
+        fmt = sniff_text(text)
+        ctx.fmt = fmt
+        if fmt == "court_digest" and len(cases := split_court_digests(text)) > 1:
+            # a PDF slice holding several case digests: one article per case, nothing dropped
+            for i, case in enumerate(cases):
+                ctx.count(str(i))
+                yield _article(parse_court_digest(case), fmt, str(i), mojibake, None)
+            return
+        rec = _text_article(text, fmt)
+    yield _article(rec, fmt, None, mojibake, ctx.size)
 
 
 def _text_article(text: str, fmt: str) -> dict[str, Any]:
@@ -59,156 +297,29 @@ def _text_article(text: str, fmt: str) -> dict[str, Any]:
     return parse_plain_text(text)
 
 
-_SOGOU_DOC = re.compile(r"<doc>(.*?)(?:</doc>|(?=<doc>)|\Z)", re.S)
-_SOGOU_FIELD = re.compile(r"<(url|docno|contenttitle|content)>(.*?)(?:</\1>|(?=<(?:url|docno|contenttitle|content|/doc)>)|\Z)", re.S)
-
-
-def _sogou_records(text: str) -> Iterator[dict[str, str]]:
-    for m in _SOGOU_DOC.finditer(text):
-        yield {k: v.strip() for k, v in _SOGOU_FIELD.findall(m.group(1))}
-
-
-def _json_records(text: str, fmt: str, limits: Limits, result: FileResult) -> Iterator[tuple[str, Any]]:
-    if fmt == "json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise Reject("bad_record", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
-        if isinstance(data, dict):
-            # {"articles": [...]} or a single article object
-            lists = [v for v in data.values() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)]
-            data = lists[0] if len(lists) == 1 and not any(k in data for k in ("title", "content", "body")) else [data]
-        if not isinstance(data, list):
-            raise Reject("bad_record", f"top-level JSON is a {type(data).__name__}, expected an object or a list")
-        for i, item in enumerate(data):
-            yield str(i), item
-        return
-    for i, line in enumerate(text.split("\n")):
-        if not line.strip():
-            continue
-        try:
-            yield str(i), json.loads(line)
-        except json.JSONDecodeError as exc:
-            result.reject("bad_record", f"line {i + 1}: invalid JSON: {exc.msg}", record=str(i), fmt=fmt, size=len(line.encode()))
-
-
-def _csv_records(text: str) -> Iterator[tuple[str, Any]]:
-    sample = text[:8192]
-    try:
-        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",\t;|")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
-    header = next(reader, None)
-    if not header:
-        raise Reject("no_content", "CSV has no header row")
-    header = [h.strip() for h in header]
-    for i, row in enumerate(reader, start=1):
-        if not any(c.strip() for c in row):
-            continue
-        if len(row) != len(header):
-            yield str(i), Reject("bad_record", f"row {i} has {len(row)} fields, header has {len(header)}")
-            continue
-        yield str(i), dict(zip(header, row, strict=True))
-
-
-DEFAULT_LIMITS = Limits()
-
-
-def read_bytes(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> FileResult:
-    """Turn the bytes of one file into articles and rejects. ``name`` is only a hint."""
-    result = FileResult()
-    size = len(data)
-    if not data.strip():
-        result.reject("empty_file", "file is empty" if not data else "file holds only whitespace", size=size)
-        return result
-    kind = sniff_bytes(data[:65536], name)
-    if kind == "gzip":
-        if data[:64].find(b"WARC/") >= 0 or ".warc" in name.lower() or _gzip_starts_with_warc(data):
-            return _read_warc(data, name, limits, result, size)
-        try:
-            data = gunzip_bounded(data, limits.max_decompressed_bytes)
-        except Reject as rej:
-            result.reject(rej.reason, rej.detail, size=size)
-            return result
-        inner = name[:-3] if name.lower().endswith(".gz") else name
-        sub = read_bytes(data, inner, limits)
-        return sub
-    if kind == "warc":
-        return _read_warc(data, name, limits, result, size)
-    if looks_binary(data):
-        nuls = data[:8192].count(0)
-        result.reject("binary_file", f"{nuls} NUL bytes in the first 8 KiB; not text", size=size)
-        return result
-    decoded = decode_bytes(data)
-    text = decoded.text
-    if decoded.errors > max(20, len(text) // 20):
-        result.reject("undecodable", f"{decoded.errors} undecodable byte sequences as {decoded.encoding}", size=size)
-        return result
-    mojibake = decoded.errors > 0
-    if kind == "sogou_xml":
-        _read_records(((str(i), r) for i, r in enumerate(_sogou_records(text))), "sogou_xml", limits, result, mojibake)
-        if not result.articles and not result.rejects:
-            result.reject("no_content", "no <doc> record found", fmt="sogou_xml", size=size)
-        return result
-    if kind in ("json", "jsonl"):
-        try:
-            _read_records(_json_records(text, kind, limits, result), kind, limits, result, mojibake)
-        except Reject as rej:
-            result.reject(rej.reason, rej.detail, fmt=kind, size=size)
-        if not result.articles and not result.rejects:
-            result.reject("no_content", "no record found", fmt=kind, size=size)
-        return result
-    if kind == "csv":
-        try:
-            _read_records(_csv_records(text), "csv", limits, result, mojibake)
-        except (Reject, csv.Error) as exc:
-            reason, detail = (exc.reason, exc.detail) if isinstance(exc, Reject) else ("bad_record", str(exc))
-            result.reject(reason, detail, fmt="csv", size=size)
-        if not result.articles and not result.rejects:
-            result.reject("no_content", "no CSV rows", fmt="csv", size=size)
-        return result
-    if kind == "html":
-        fmt = "html"
-        rec = parse_html(text)
-    else:
-        fmt = sniff_text(text)
-        if fmt == "court_digest" and len(cases := split_court_digests(text)) > 1:
-            # a PDF slice holding several case digests: one article per case, nothing dropped
-            for i, case in enumerate(cases):
-                _add_article(result, parse_court_digest(case), fmt, str(i), mojibake, None)
-            return result
-        rec = _text_article(text, fmt)
-    _add_article(result, rec, fmt, None, mojibake, size)
-    return result
-
-
-def _gzip_starts_with_warc(data: bytes) -> bool:
-    try:
-        head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data[:4096], 64)
-    except zlib.error:
-        return False
-    return head.lstrip().startswith(b"WARC/")
-
-
-def _add_article(result: FileResult, rec: dict[str, Any], fmt: str, record: str | None, mojibake: bool, size: int | None) -> None:
+def _article(rec: dict[str, Any], fmt: str, record: str | None, mojibake: bool, size: int | None) -> Item:
     if not rec.get("title") and not rec.get("body"):
-        result.reject("no_content", "no title and no body text found", record=record, fmt=fmt, size=size)
-        return
+        return _rej("no_content", "no title and no body text found", record=record, fmt=fmt, size=size)
     rec["source_format"] = fmt
     rec["source_record"] = record
     if mojibake:
         rec.setdefault("quality_flags", []).append("mojibake")
-    result.articles.append(rec)
+    return "article", rec
 
 
-def _read_records(records: Iterator[tuple[str, Any]], fmt: str, limits: Limits, result: FileResult, mojibake: bool) -> None:
-    for n, (rid, raw) in enumerate(records):
-        if n >= limits.max_records_per_file:
-            result.reject("too_many_records", f"stopped after {limits.max_records_per_file} records", record=rid, fmt=fmt)
-            return
+# --- records of multi-record files ---------------------------------------------------------------
+
+# (record id, raw record | Reject, mojibake, size in bytes)
+RawRecord = tuple[str, Any, bool, int | None]
+
+
+def _records(records: Iterator[RawRecord], fmt: str, ctx: _Ctx, file_mojibake: bool = False) -> Iterator[Item]:
+    seen = 0
+    for rid, raw, mojibake, size in records:
+        ctx.count(rid)
+        seen += 1
         if isinstance(raw, Reject):
-            result.reject(raw.reason, raw.detail, record=rid, fmt=fmt)
+            yield _rej(raw.reason, raw.detail, record=rid, fmt=fmt, size=size)
             continue
         if fmt == "sogou_xml":
             raw = {"url": raw.get("url"), "title": raw.get("contenttitle"), "content": raw.get("content"), "docno": raw.get("docno")}
@@ -216,27 +327,260 @@ def _read_records(records: Iterator[tuple[str, Any]], fmt: str, limits: Limits, 
             rec = parse_record(raw)
         except RecordError as exc:
             reason = "no_content" if "neither" in str(exc) else "bad_record"
-            result.reject(reason, str(exc), record=rid, fmt=fmt)
+            yield _rej(reason, str(exc), record=rid, fmt=fmt, size=size)
+            continue
+        except RecursionError:
+            yield _rej("bad_record", "record nested too deeply", record=rid, fmt=fmt, size=size)
+            continue
+        except Exception as exc:
+            yield _rej("unparseable", f"{type(exc).__name__}: {exc}", record=rid, fmt=fmt, size=size)
             continue
         # SogouCS marks unknown GB bytes with '?'; a run of them inside CJK text is damage, not punctuation
-        rec_mojibake = mojibake or (fmt == "sogou_xml" and bool(re.search(r"[\u4e00-\u9fff]\?[\u4e00-\u9fff\uff00-\uffef]", rec.get("body") or "")))
-        _add_article(result, rec, fmt, rid, rec_mojibake, None)
+        rec_mojibake = file_mojibake or mojibake or (fmt == "sogou_xml" and bool(re.search(r"[\u4e00-\u9fff]\?[\u4e00-\u9fff\uff00-\uffef]", rec.get("body") or "")))
+        yield _article(rec, fmt, rid, rec_mojibake, size)
+    if damage := ctx.damage():
+        yield _rej("corrupt_archive", f"{damage}; the {seen} records before the damage were read", record=f"after-record-{seen}", fmt=fmt, size=ctx.size)
+    elif seen == 0:
+        what = {"sogou_xml": "no <doc> record found", "csv": "no CSV rows", "json": "no record found", "jsonl": "no record found"}[fmt]
+        yield _rej("no_content", what, fmt=fmt, size=ctx.size)
 
 
-def _read_warc(data: bytes, name: str, limits: Limits, result: FileResult, size: int) -> FileResult:
-    fmt = "wet" if ".wet" in name.lower() else "warc"
-    count = 0
-    for rid, item in iter_warc(io.BytesIO(data), limits.max_decompressed_bytes):
-        if isinstance(item, Reject):
-            result.reject(item.reason, item.detail, record=rid, fmt=fmt)
+def _decode_record(data: bytes) -> tuple[str | None, bool]:
+    """Decode one record's bytes on their own (so files mixing encodings decode record by record)."""
+    decoded = decode_bytes(data)
+    if decoded.errors > max(20, len(decoded.text) // 20):
+        return None, True
+    return decoded.text, decoded.errors > 0
+
+
+def _lines(stream: Stream, ctx: _Ctx) -> Iterator[tuple[int, bytes, bool]]:
+    """(index, line without its newline, too_long); a last line cut by gzip damage is dropped."""
+    limit = ctx.limits.max_document_bytes
+    i = 0
+    while True:
+        line, too_long = stream.readline(limit)
+        if not line:
+            return
+        if not line.endswith(b"\n") and not too_long and ctx.damage():
+            return  # cut mid-line by the damage; reported by the caller
+        yield i, line.rstrip(b"\n").rstrip(b"\r"), too_long
+        i += 1
+
+
+def _jsonl_records(stream: Stream, ctx: _Ctx) -> Iterator[RawRecord]:
+    limit = ctx.limits.max_document_bytes
+    for i, line, too_long in _lines(stream, ctx):
+        rid = str(i)
+        if too_long:
+            yield rid, Reject("document_too_large", f"line {i + 1} is longer than the {limit}-byte document limit; skipped"), False, None
             continue
-        count += 1
-        if count > limits.max_records_per_file:
-            result.reject("too_many_records", f"stopped after {limits.max_records_per_file} records", record=rid, fmt=fmt)
-            break
+        if not line.strip():
+            continue
+        text, bad = _decode_record(line)
+        if text is None:
+            yield rid, Reject("undecodable", f"line {i + 1}: too many undecodable bytes"), False, len(line)
+            continue
+        try:
+            yield rid, json.loads(text), bad, len(line)
+        except json.JSONDecodeError as exc:
+            yield rid, Reject("bad_record", f"line {i + 1}: invalid JSON: {exc.msg} at column {exc.colno}"), False, len(line)
+        except ValueError as exc:  # e.g. an integer over Python's 4300-digit limit
+            yield rid, Reject("bad_record", f"line {i + 1}: invalid JSON: {exc}"), False, len(line)
+        except RecursionError:
+            yield rid, Reject("bad_record", f"line {i + 1}: JSON nested too deeply"), False, len(line)
+
+
+def _json_document(text: str, ctx: _Ctx) -> Iterator[RawRecord]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Reject("bad_record", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    except ValueError as exc:
+        raise Reject("bad_record", f"invalid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise Reject("bad_record", "JSON nested too deeply to parse") from exc
+    if isinstance(data, dict):
+        # {"articles": [...]} or a single article object
+        lists = [v for v in data.values() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)]
+        data = lists[0] if len(lists) == 1 and not any(k in data for k in ("title", "content", "body")) else [data]
+    if not isinstance(data, list):
+        raise Reject("bad_record", f"top-level JSON is a {type(data).__name__}, expected an object or a list")
+    for i, item in enumerate(data):
+        yield str(i), item, False, None
+
+
+def _json_array_stream(stream: Stream, ctx: _Ctx) -> Iterator[RawRecord]:
+    """Elements of a top-level JSON array too big to hold, decoded one at a time."""
+    limit = ctx.limits.max_document_bytes
+    encoding = decode_bytes(stream.peek(HEAD)).encoding
+    dec = codecs.getincrementaldecoder("gb18030" if encoding == "gb18030" else "utf-8")(errors="replace")
+    decoder = json.JSONDecoder()
+    buf = ""
+    pos = 0
+    ended = False
+
+    def more() -> bool:
+        nonlocal buf, pos, ended
+        if ended:
+            return False
+        chunk = stream.read_chunk()
+        if not chunk:
+            ended = True
+            buf = buf[pos:] + dec.decode(b"", final=True)
+        else:
+            buf = buf[pos:] + dec.decode(chunk)
+        pos = 0
+        return True
+
+    def skip_ws() -> str:
+        nonlocal pos
+        while True:
+            while pos < len(buf) and buf[pos] in " \t\r\n\ufeff":
+                pos += 1
+            if pos < len(buf):
+                return buf[pos]
+            if not more():
+                return ""
+
+    if skip_ws() != "[":
+        raise Reject("bad_record", "a JSON file over the document limit must be a top-level array")
+    pos += 1
+    i = 0
+    while True:
+        ch = skip_ws()
+        if ch == "]":
+            return
+        if not ch:
+            yield str(i), Reject("bad_record", f"the JSON array is cut short after element {i}"), False, None
+            return
+        while True:
+            try:
+                value, end = decoder.raw_decode(buf, pos)
+                if end < len(buf) or ended:
+                    break
+            except ValueError as exc:  # JSONDecodeError, or an integer over Python's digit limit
+                if not isinstance(exc, json.JSONDecodeError) or ended or len(buf) - pos > limit:
+                    what = f"element {i} is over the {limit}-byte document limit" if len(buf) - pos > limit else f"invalid JSON in element {i}: {exc}"
+                    yield str(i), Reject("document_too_large" if len(buf) - pos > limit else "bad_record", what + "; the rest of the array was not read"), False, None
+                    return
+            except RecursionError:
+                yield str(i), Reject("bad_record", f"element {i} is nested too deeply; the rest of the array was not read"), False, None
+                return
+            more()
+        size = end - pos
+        pos = end
+        yield str(i), value, False, size
+        i += 1
+        sep = skip_ws()
+        if sep == ",":
+            pos += 1
+        elif sep != "]":
+            yield str(i), Reject("bad_record", f"expected ',' or ']' after element {i - 1}; the rest of the array was not read"), False, None
+            return
+
+
+def _csv_records(stream: Stream, ctx: _Ctx) -> Iterator[RawRecord]:
+    limit = ctx.limits.max_document_bytes
+    csv.field_size_limit(max(limit, 131072))
+    sample = decode_bytes(stream.peek(8192)).text
+    try:
+        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",\t;|")
+    except csv.Error:
+        dialect = csv.excel
+    damaged = [0]
+
+    def lines() -> Iterator[str]:
+        for _i, line, _too_long in _lines(stream, ctx):
+            decoded = decode_bytes(line)
+            damaged[0] += decoded.errors
+            yield decoded.text + "\n"
+
+    reader = csv.reader(lines(), dialect)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise Reject("bad_record", f"CSV header: {exc}") from exc
+    if not header:
+        raise Reject("no_content", "CSV has no header row")
+    header = [h.strip() for h in header]
+    i = 0
+    while True:
+        damaged[0] = 0
+        line_before = reader.line_num
+        try:
+            row = next(reader, None)
+        except csv.Error as exc:
+            i += 1
+            yield str(i), Reject("bad_record", f"row {i} (line {reader.line_num}): {exc}"), False, None
+            if reader.line_num == line_before:
+                return  # no progress: stop rather than loop
+            continue
+        if row is None:
+            return
+        i += 1
+        if not any(c.strip() for c in row):
+            continue
+        size = sum(len(c) for c in row)
+        if damaged[0] > max(20, size // 20):
+            yield str(i), Reject("undecodable", f"row {i}: {damaged[0]} undecodable byte sequences"), False, size
+            continue
+        if len(row) != len(header):
+            yield str(i), Reject("bad_record", f"row {i} has {len(row)} fields, header has {len(header)}"), False, size
+            continue
+        yield str(i), dict(zip(header, row, strict=True)), damaged[0] > 0, size
+
+
+_SOGOU_FIELD = re.compile(r"<(url|docno|contenttitle|content)>(.*?)(?:</\1>|(?=<(?:url|docno|contenttitle|content|/doc)>)|\Z)", re.S)
+
+
+def _sogou_records(stream: Stream, ctx: _Ctx) -> Iterator[RawRecord]:
+    """SogouCS ``<doc>`` records, split at the byte level (b"<doc>" cannot occur inside a GB18030 or UTF-8 character)."""
+    limit = ctx.limits.max_document_bytes
+    if stream.find_skip(b"<doc>") < 0:
+        return
+    i = 0
+    while True:
+        stream.skip(5)
+        data, found, too_long = stream.read_until(b"<doc>", limit)
+        rid = str(i)
+        i += 1
+        if not found and ctx.damage():
+            return  # the last record was cut by the damage; reported by the caller
+        if too_long:
+            yield rid, Reject("document_too_large", f"<doc> {rid} is over the {limit}-byte document limit; skipped"), False, None
+        else:
+            end = data.find(b"</doc>")
+            body = data[:end] if end >= 0 else data
+            text, bad = _decode_record(body)
+            if text is None:
+                yield rid, Reject("undecodable", f"<doc> {rid}: too many undecodable bytes"), False, len(body)
+            else:
+                yield rid, {k: v.strip() for k, v in _SOGOU_FIELD.findall(text)}, bad, len(body)
+        if not found:
+            return
+
+
+# --- WARC / WET ------------------------------------------------------------------------------------
+
+
+def _warc(stream: Stream, gz: Gunzip | None, name: str, ctx: _Ctx) -> Iterator[Item]:
+    fmt = "wet" if ".wet" in name.lower() else "warc"
+    ctx.fmt = fmt
+    limits = ctx.limits
+    seen = 0
+    for rid, item in iter_warc(stream, gz, limits.max_document_bytes):
+        ctx.count(rid)
+        seen += 1
+        if isinstance(item, Reject):
+            yield _rej(item.reason, item.detail, record=rid, fmt=fmt)
+            continue
+        size = len(item["data"])
+        if looks_binary(item["data"]):
+            yield _rej("binary_file", f"the payload of {item['url']} is not text ({item['data'][:8192].count(0)} NUL bytes in its first 8 KiB)", record=rid, fmt=fmt, size=size)
+            continue
         decoded = decode_bytes(item["data"], item["charset"])
         if decoded.errors > max(20, len(decoded.text) // 20):
-            result.reject("undecodable", f"{decoded.errors} undecodable byte sequences", record=rid, fmt=fmt, size=len(item["data"]))
+            yield _rej("undecodable", f"{decoded.errors} undecodable byte sequences", record=rid, fmt=fmt, size=size)
             continue
         try:
             if item["kind"] == "html":
@@ -244,17 +588,17 @@ def _read_warc(data: bytes, name: str, limits: Limits, result: FileResult, size:
             else:
                 rec = parse_plain_text(decoded.text)
                 rec["url"] = item["url"] or rec.get("url")
-                from pipelines.parse.common import site_of
-
                 rec["site"] = site_of(rec["url"])
                 if rec.get("published_at") is None and item["warc_date"] is not None:
                     rec["published_at"], rec["published_at_source"] = item["warc_date"], "warc_date"
             if not rec.get("outlet"):
                 rec["outlet"] = outlet_for_site(rec.get("site"))
-        except Exception as exc:
-            result.reject("unparseable", f"{type(exc).__name__}: {exc}", record=rid, fmt=fmt, size=len(item["data"]))
+        except (HtmlTooDeep, RecursionError) as exc:
+            yield _rej("unparseable", str(exc) or "structure nested too deeply", record=rid, fmt=fmt, size=size)
             continue
-        _add_article(result, rec, fmt, rid, decoded.errors > 0, len(item["data"]))
-    if count == 0 and not result.rejects:
-        result.reject("no_content", "no response or conversion record in the WARC", fmt=fmt, size=size)
-    return result
+        except Exception as exc:
+            yield _rej("unparseable", f"{type(exc).__name__}: {exc}", record=rid, fmt=fmt, size=size)
+            continue
+        yield _article(rec, fmt, rid, decoded.errors > 0, size)
+    if seen == 0:
+        yield _rej("no_content", "no response or conversion record in the WARC", fmt=fmt, size=ctx.size)

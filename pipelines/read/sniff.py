@@ -22,12 +22,17 @@ def sniff_bytes(head: bytes, name: str) -> str:
         return "sogou_xml"
     if _HTML_START.match(stripped[:4096]) or b"<html" in stripped[:2048].lower():
         return "html"
+    jsonl_name = lower_name.endswith((".jsonl", ".ndjson"))
     if stripped.startswith(b"["):
-        return "json"
+        # a JSON Lines file may open with an array on its first line; a pretty-printed array is JSON
+        return "jsonl" if jsonl_name and stripped.split(b"\n", 1)[0].rstrip().endswith(b"]") else "json"
     if stripped.startswith(b"{"):
         first_line = stripped.split(b"\n", 1)[0].strip()
         # one object per line → JSON Lines; a pretty-printed object → JSON
-        return "jsonl" if first_line.endswith(b"}") or lower_name.endswith((".jsonl", ".ndjson")) else "json"
+        return "jsonl" if first_line.endswith(b"}") or jsonl_name else "json"
+    if lower_name.endswith((".json", ".jsonl", ".ndjson")) and stripped[:1] in (b'"', b"-", *(bytes([c]) for c in b"0123456789tfn")):
+        # a bare string, number, true/false/null: JSON with the wrong type, one per line in JSON Lines
+        return "jsonl" if jsonl_name else "json"
     if lower_name.endswith(".csv") or lower_name.endswith(".tsv"):
         return "csv"
     return "text"
@@ -35,7 +40,7 @@ def sniff_bytes(head: bytes, name: str) -> str:
 
 def sniff_text(text: str) -> str:
     """Which text reader: page_text, court_digest or plain_text."""
-    lines = text[:20000].replace("\r\n", "\n").split("\n")
+    lines = text[:20000].replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if looks_like_digest(lines):
         return "court_digest"
     if looks_like_page_text(lines):
