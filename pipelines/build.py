@@ -293,28 +293,30 @@ class _Reader:
         self.owner = os.getpid()
         req_r.close()
         res_w.close()
-        # when the worker exits (multiprocessing runs these finalizers; atexit covers other processes), end
-        # the reader and reap it, so its CPU and exit are accounted to the build
+        # when the worker exits (multiprocessing runs its finalizers; atexit covers other processes), end the
+        # reader and reap it, so its exit and CPU time are accounted to the build
         from multiprocessing import util
 
-        util.Finalize(self, _Reader.close, args=(self.requests, self.results, pid), exitpriority=10)
-        atexit.register(_Reader.close, self.requests, self.results, pid)
+        util.Finalize(None, self.close, exitpriority=10)
+        atexit.register(self.close)
 
-    @staticmethod
-    def close(requests: Any, results: Any, pid: int) -> None:
-        """End a reader that is idle: a closed request pipe makes it exit; reap it (kill it after 5 s)."""
+    def close(self) -> None:
+        """End an idle reader: a closed request pipe makes it exit; reap it (kill it after 5 s). Idempotent."""
+        if not self.pid or self.owner != os.getpid():
+            return
         with contextlib.suppress(OSError):
-            requests.close()
+            self.requests.close()
         deadline = time.monotonic() + 5
         with contextlib.suppress(ChildProcessError):
-            while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            while os.waitpid(self.pid, os.WNOHANG) == (0, 0):
                 if time.monotonic() > deadline:
-                    os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
+                    os.kill(self.pid, signal.SIGKILL)
+                    os.waitpid(self.pid, 0)
                     break
                 time.sleep(0.01)
+        self.pid = 0
         with contextlib.suppress(OSError):
-            results.close()
+            self.results.close()
 
     def stop(self) -> None:
         """Kill the reader (stuck, crashed or no longer wanted) and reap it."""

@@ -53,7 +53,7 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--max-file-bytes", type=_size, default="256M", help="reject files larger than this (default 256M)")
     b.add_argument("--max-decompressed-bytes", type=_size, default="1G", help="gzip/WARC inflate limit per file (default 1G)")
     b.add_argument("--max-records-per-file", type=int, default=1_000_000, help="records read from one file (default 1000000)")
-    b.add_argument("--file-time-budget", type=float, default=120.0, help="seconds allowed per file (default 120; 0 = none)")
+    b.add_argument("--file-time-budget", type=float, default=120.0, help="seconds allowed per document: a one-article file or one record (default 120; 0 = none)")
     b.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help="print tracebacks on errors")
 
     r = sub.add_parser("relabel", help="recompute labels of the published articles without re-reading inputs")
