@@ -201,7 +201,7 @@ AGENCY_MENTIONS = Table(
 TABLES: dict[str, Table] = {t.name: t for t in (ARTICLES, REJECTS, AGENCY_MENTIONS)}
 
 # Columns the label stage owns; the parse stage leaves them null.
-LABEL_COLUMNS = (
+REGION_COLUMNS = (
     "scope",
     "province_code",
     "prefecture_code",
@@ -211,6 +211,9 @@ LABEL_COLUMNS = (
     "county",
     "region_confidence",
     "region_evidence",
+)
+LABEL_COLUMNS = (
+    *REGION_COLUMNS,
     "agencies",
     "topics",
     "topic_evidence",

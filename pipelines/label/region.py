@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pipelines.label.gazetteer import COUNTRY, MUNICIPALITIES, NATIONAL, NATIONAL_CODE, PLACE, Gazetteer, Target
+from pipelines.schema import REGION_COLUMNS
 
 _LOCAL_DATELINE = re.compile(r"本(?:报|刊|台|网)(?:记者)?([\u4e00-\u9fff]{0,8}?)\s*(?:\d{1,2}月\s*\d{1,2}日)?\s*(?:电|讯)")
 _SENT_FROM = re.compile(r"发自([\u4e00-\u9fff]{2,8})")  # 本报记者陈某 发自上海 / 特派记者发自东京
@@ -42,17 +43,7 @@ _CASE_TAIL = r"\s*(?:19|20)\d{2}\s*[）)]\s*([\u4e00-\u9fff])\s*(\d{2})\s*(\d{2}
 _CASE_NO = (("（", re.compile("（" + _CASE_TAIL)), ("(", re.compile(r"\(" + _CASE_TAIL)))
 _LEAD = 120
 
-LABEL_KEYS = (
-    "scope",
-    "province_code",
-    "prefecture_code",
-    "county_code",
-    "province",
-    "prefecture",
-    "county",
-    "region_confidence",
-    "region_evidence",
-)
+LABEL_KEYS = REGION_COLUMNS  # the keys resolve_region returns: the schema's region columns
 
 
 @dataclass(slots=True)
