@@ -38,6 +38,16 @@ def _ceiling_chunk(paths: list[str]) -> int:
     gaz = load_gazetteer()
     n = 0
     for p in paths:
+        if ".warc" in p:
+            from warcio.archiveiterator import ArchiveIterator
+
+            with open(p, "rb") as fh:  # one article per response record, as the build counts them
+                for record in ArchiveIterator(fh):
+                    if record.rec_type == "response":
+                        text = decode_bytes(record.content_stream().read()).text
+                        gaz._ac.find_matches_as_indexes(text, overlapping=False)
+                        n += 1
+            continue
         with open(p, "rb") as fh:
             text = decode_bytes(fh.read()).text
         gaz._ac.find_matches_as_indexes(text, overlapping=False)  # the one multi-pattern pass
