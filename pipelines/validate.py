@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipelines.schema import AGENCY_LEVELS, AGENCY_TYPES, ARTICLES, REJECTS, SCOPES, SOURCE_FORMATS, TABLES, Table
+from pipelines.schema import AGENCY_LEVELS, AGENCY_TYPES, SCOPES, SOURCE_FORMATS, TABLES, Table
 
 MAX_LISTED = 20
 
@@ -119,7 +119,6 @@ def validate_dataset(dataset: Path) -> list[str]:
             json.loads(manifest.read_text(encoding="utf-8"))
         except ValueError as exc:
             problems.append(f"manifest.json is not valid JSON: {exc}")
-    _ = (ARTICLES, REJECTS)
     return problems
 
 

@@ -144,8 +144,4 @@ def parse_court_digest(text: str) -> dict[str, Any]:
     return {"title": title, "body": normalise_body("\n\n".join(paras)), "byline": []}
 
 
-def parse_undated_lines(text: str) -> str:
-    return normalise_body(text)
-
-
 __all__ = ["find_url", "looks_like_digest", "parse_court_digest", "parse_plain_text"]
