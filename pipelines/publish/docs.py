@@ -46,7 +46,7 @@ def table_schema(table: Table) -> dict[str, Any]:
     return schema
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -66,12 +66,12 @@ def datapackage(snapshot: Path, run: dict[str, Any]) -> dict[str, Any]:
                 "format": "parquet",
                 "mediatype": "application/vnd.apache.parquet",
                 "bytes": sum(f.stat().st_size for f in files),
-                "files": [{"path": f"{name}/{f.name}", "bytes": f.stat().st_size, "hash": "sha256:" + _sha256(f)} for f in files],
+                "files": [{"path": f"{name}/{f.name}", "bytes": f.stat().st_size, "hash": "sha256:" + file_sha256(f)} for f in files],
                 "schema": table_schema(table),
             }
         )
     for f in sorted((snapshot / "aggregates").glob("*.parquet")):
-        resources.append({"name": f"aggregates_{f.stem}", "path": f"aggregates/{f.name}", "format": "parquet", "bytes": f.stat().st_size, "hash": "sha256:" + _sha256(f)})
+        resources.append({"name": f"aggregates_{f.stem}", "path": f"aggregates/{f.name}", "format": "parquet", "bytes": f.stat().st_size, "hash": "sha256:" + file_sha256(f)})
     return {
         "profile": "data-package",
         "name": "gansu-local-news",

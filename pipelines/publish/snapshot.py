@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from pipelines.failpoints import failpoint
 from pipelines.publish.aggregates import build_aggregates
-from pipelines.publish.docs import datapackage, dataset_card
+from pipelines.publish.docs import datapackage, dataset_card, file_sha256
 from pipelines.publish.store import Store
 
 EVAL_RESULTS = Path(__file__).resolve().parents[2] / "eval" / "RESULTS.md"
@@ -42,7 +42,7 @@ def publish_snapshot(store: Store, *, inputs: dict[str, dict[str, Any]], inputs_
         **run_info,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "label_hash": label_hash,
-        "label_data": {p.name: _sha(p) for p in label_data_files()},
+        "label_data": {p.name: file_sha256(p)[:16] for p in label_data_files()},
         "inputs": len(rows),
         "articles": sum(r["articles"] or 0 for r in rows),
         "rejects": sum(r["rejects"] or 0 for r in rows),
@@ -57,9 +57,3 @@ def publish_snapshot(store: Store, *, inputs: dict[str, dict[str, Any]], inputs_
     failpoint("after_swap")
     store.collect_garbage(keep)
     return snap
-
-
-def _sha(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
