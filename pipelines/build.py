@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -25,11 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines import __version__
 from pipelines.dedupe import DuplicateIndex, stable_digest
 from pipelines.failpoints import failpoint
+from pipelines.manifest import INPUTS, collect_walk, load_manifest, merge_manifest, next_seq, plan_changes, totals
 from pipelines.parse.finalize import finalize_article
 from pipelines.publish.store import Store, StoreError
 from pipelines.read.errors import Reject
@@ -40,20 +42,6 @@ from pipelines.read.walk import InputFile, walk_inputs
 from pipelines.schema import PARSED, REJECTS
 
 BATCH_FILES = 256  # files per parse task: big enough to amortise IPC, small enough to balance cores
-
-INPUTS = pa.schema(
-    [
-        pa.field("source_file", pa.string(), False),
-        pa.field("size", pa.int64()),
-        pa.field("mtime_ns", pa.int64()),
-        pa.field("sha256", pa.string()),
-        pa.field("part_id", pa.string()),
-        pa.field("seq", pa.int64()),
-        pa.field("articles", pa.int32()),
-        pa.field("rejects", pa.int32()),
-    ]
-)
-
 
 @dataclass
 class BuildOptions:
@@ -588,15 +576,9 @@ def _init_worker() -> None:
 # --- main side -----------------------------------------------------------------------------------
 
 
-def _load_inputs(snapshot: Path | None) -> dict[str, dict[str, Any]]:
-    if snapshot is None or not (snapshot / "inputs.parquet").exists():
-        return {}
-    rows = pq.read_table(snapshot / "inputs.parquet").to_pylist()
-    return {r["source_file"]: r for r in rows}
-
-
-def _batches(files: list[InputFile]) -> list[list[InputFile]]:
-    return [files[i : i + BATCH_FILES] for i in range(0, len(files), BATCH_FILES)]
+def _batches(files: pa.Table) -> Iterator[pa.Table]:
+    for i in range(0, files.num_rows, BATCH_FILES):
+        yield files.slice(i, BATCH_FILES)
 
 
 def _progress(total: int, enabled: bool, unit: str) -> Any:
@@ -609,6 +591,26 @@ def _progress(total: int, enabled: bool, unit: str) -> Any:
     return tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
 
 
+def _in_order(pool: Executor, tasks: Iterable[tuple[Callable[..., Any], tuple[Any, ...]]], window: int) -> Iterator[Any]:
+    """Run ``tasks`` on ``pool`` with at most ``window`` in flight; yield their results in submission order.
+
+    Bounded so that a million input files never sit in the pool's queue at once (flat memory), yet
+    every worker always has the next batch waiting.
+    """
+    pending: deque[Future[Any]] = deque()
+    it = iter(tasks)
+    for fn, args in it:
+        pending.append(pool.submit(fn, *args))
+        if len(pending) >= window:
+            break
+    while pending:
+        res = pending.popleft().result()
+        for fn, args in it:
+            pending.append(pool.submit(fn, *args))
+            break
+        yield res
+
+
 def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None) -> BuildSummary:
     from pipelines.label.stage import label_hash
     from pipelines.publish.snapshot import publish_snapshot
@@ -619,6 +621,7 @@ def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None)
         raise StoreError(f"input folder {opts.input} does not exist or is not a folder")
     store = Store(opts.dataset)
     store.ensure()
+
     def phase(name: str) -> None:
         failpoint(name)
         if on_phase is not None:
@@ -626,110 +629,89 @@ def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None)
 
     with store.lock(wait=opts.wait_for_lock):
         previous = store.current()
-        old_inputs = _load_inputs(previous)
+        old = load_manifest(previous)
         lhash = label_hash()
 
-        # 1. walk and decide what is new or changed (size+mtime; hash only to confirm)
+        # 1. walk and decide what is new or changed (size+mtime; the hash only confirms a change)
         phase("walk")
+        root = os.path.abspath(opts.input)
         # relabel never touches the raw inputs: it works from the parsed parts alone
-        walked = [] if opts.relabel_only else list(walk_inputs(opts.input))
-        summary.files_seen = len(walked)
-        pending: list[InputFile] = []
-        seen: set[str] = set()
-        inputs = dict(old_inputs)
-        for f in walked:
-            if f.problem == "ignored":
-                summary.files_ignored += 1
-                continue
-            seen.add(f.rel)
-            old = old_inputs.get(f.rel)
-            if old is not None and old["size"] == f.size and old["mtime_ns"] == f.mtime_ns and not f.problem:
-                summary.files_unchanged += 1
-                continue
-            pending.append(f)
-        removed = [] if opts.relabel_only else sorted(set(old_inputs) - seen)
-        summary.files_removed = len(removed)
-
-        changed_parts: dict[str, set[str]] = {}  # old part → files to drop from it
-        for f in pending:
-            if f.rel in old_inputs:
-                changed_parts.setdefault(old_inputs[f.rel]["part_id"], set()).add(f.rel)
-        if opts.prune:
-            for rel in removed:
-                changed_parts.setdefault(old_inputs[rel]["part_id"], set()).add(rel)
+        walked = collect_walk(() if opts.relabel_only else walk_inputs(root), root)
+        summary.files_seen = walked.table.num_rows + walked.ignored
+        summary.files_ignored = walked.ignored
+        plan = plan_changes(walked.table, old, prune=opts.prune, relabel_only=opts.relabel_only)
+        del walked.table  # the plan holds what is still needed
+        summary.files_unchanged = plan.unchanged
+        summary.files_removed = len(plan.removed)
+        changed_parts = plan.changed_parts
 
         # 2. parse new/changed files in batches across workers; dedupe in ingest order
-        next_seq = 1 + max((r["seq"] for r in old_inputs.values()), default=0)
+        seq = next_seq(old)
         dup_index = DuplicateIndex()
-        if previous is not None and (pending or changed_parts):
+        if previous is not None and (plan.pending.num_rows or changed_parts):
             phase("index")
-            _load_duplicate_index(previous, dup_index, exclude={f for s in changed_parts.values() for f in s})
-        # files whose bytes are unchanged (only touched) keep their rows: detect by hash in the worker result
-        batches = _batches(pending)
-        label_jobs: list[str] = []
+            _load_duplicate_index(previous, old, dup_index, exclude={f for s in changed_parts.values() for f in s})
+        new_rows: list[pa.Table] = []
+        touched: list[dict[str, Any]] = []  # files whose bytes did not change (only their mtime): old rows kept
+        label_futures: list[Future[tuple[str, int, int]]] = []
+        label_jobs: set[str] = set()
         with _executor(opts) as pool:
             phase("parse")
-            bar = _progress(len(pending), opts.progress, "file")
-            futures: list[Future[dict[str, Any]]] = []
-            for batch in batches:
-                pid = stable_digest(__version__, *(f"{f.rel}\x01{f.size}\x01{f.mtime_ns}" for f in batch))
-                futures.append(pool.submit(parse_batch, batch, opts.limits, str(store.parts), pid))
-            label_futures: list[Future[tuple[str, int, int]]] = []
-            for fut in futures:
-                res = fut.result()
+            bar = _progress(plan.pending.num_rows, opts.progress, "file")
+
+            def parse_tasks() -> Iterator[tuple[Callable[..., Any], tuple[Any, ...]]]:
+                for rows in _batches(plan.pending):
+                    batch = list(walked.files(rows))
+                    pid = stable_digest(__version__, *(f"{f.rel}\x01{f.size}\x01{f.mtime_ns}" for f in batch))
+                    yield parse_batch, (batch, opts.limits, str(store.parts), pid)
+
+            for res in _in_order(pool, parse_tasks(), window=4 * max(1, opts.workers)):
                 pid = res["part_id"]
-                unchanged_files = {
-                    rel for rel, _size, _mt, sha, _a, _r in res["files"] if rel in old_inputs and sha and old_inputs[rel]["sha256"] == sha
-                }
-                dups: dict[str, str] = {}
-                keys = res["keys"]
-                for aid, chash, sim, chars in zip(keys["article_id"], keys["content_hash"], keys["simhash"], keys["body_chars"], strict=True):
-                    first = dup_index.add(aid, chash, sim, chars)
-                    if first is not None and first != aid:
-                        dups[aid] = first
+                files = res["files"]
+                again = plan.previous
+                unchanged_files = {rel for rel, _size, _mt, sha, _a, _r in files if rel in again and sha and again[rel]["sha256"] == sha}
+                dups = _mark_duplicates(dup_index, res["keys"])
                 if dups:
                     Store.write_table(
                         pa.table({"article_id": list(dups), "duplicate_of": list(dups.values())}), store.parts / f"{pid}.dups.parquet"
                     )
-                for rel, size, mtime, sha, n_art, n_rej in res["files"]:
+                cols: dict[str, list[Any]] = {n: [] for n in INPUTS.names}
+                for rel, size, mtime, sha, n_art, n_rej in files:
                     if rel in unchanged_files:
                         # touched, not changed: keep the old rows, just remember the new mtime
-                        old = dict(old_inputs[rel])
-                        old.update(size=size, mtime_ns=mtime)
-                        inputs[rel] = old
-                        changed_parts.get(old_inputs[rel]["part_id"], set()).discard(rel)
+                        touched.append({**again[rel], "size": size, "mtime_ns": mtime})
+                        changed_parts.get(str(again[rel]["part_id"]), set()).discard(rel)
                         continue
-                    inputs[rel] = {"source_file": rel, "size": size, "mtime_ns": mtime, "sha256": sha, "part_id": pid, "seq": next_seq,
-                                   "articles": n_art, "rejects": n_rej}
+                    for k, v in zip(INPUTS.names, (rel, size, mtime, sha, pid, seq, n_art, n_rej), strict=True):
+                        cols[k].append(v)
                     summary.files_read += 1
                     summary.articles_added += n_art
                     summary.rejects_added += n_rej
-                next_seq += 1
+                new_rows.append(pa.table(cols, schema=INPUTS))
+                seq += 1
                 summary.duplicates_added += len(dups)
                 summary.rejects_by_reason.update(res["reasons"])
                 if unchanged_files:
                     _drop_files_from_part(store, pid, unchanged_files)
                 label_futures.append(pool.submit(label_part, pid, str(store.parts), str(store.published), lhash))
-                label_jobs.append(pid)
+                label_jobs.add(pid)
                 failpoint("after_first_part")
                 if bar is not None:
-                    bar.update(len(res["files"]))
+                    bar.update(len(files))
             if bar is not None:
                 bar.close()
+            if touched:
+                new_rows.append(pa.Table.from_pylist(touched, schema=INPUTS))
 
             # 3. rewrite parts that lost files (changed or pruned), then relabel parts whose labels are stale
+            renamed: dict[str, str] = {}
             for old_pid, drop in changed_parts.items():
                 if drop:
-                    new_pid = _drop_files_from_part(store, old_pid, drop, new_id=True)
-                    for rel, row in list(inputs.items()):
-                        if row["part_id"] == old_pid:
-                            inputs[rel] = {**row, "part_id": new_pid}
+                    new_pid = renamed[old_pid] = _drop_files_from_part(store, old_pid, drop, new_id=True)
                     label_futures.append(pool.submit(label_part, new_pid, str(store.parts), str(store.published), lhash))
-                    label_jobs.append(new_pid)
-            if opts.prune:
-                for rel in removed:
-                    inputs.pop(rel, None)
-            live_parts = sorted({r["part_id"] for r in inputs.values() if r["part_id"]})
+                    label_jobs.add(new_pid)
+            inputs = merge_manifest(old, new_rows, plan.removed if opts.prune else (), renamed)
+            live_parts = sorted(set(pc.drop_null(inputs["part_id"]).to_pylist()) - {""}) if inputs.num_rows else []
             stale = [p for p in live_parts if p not in label_jobs and not (store.published / f"{p}.{lhash}.articles.parquet").exists()]
             if stale:
                 phase("relabel")
@@ -745,9 +727,11 @@ def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None)
             if bar is not None:
                 bar.close()
 
-        nothing_new = not pending and not stale and not changed_parts and previous is not None and not (opts.prune and removed)
-        if nothing_new and not any(r["part_id"] for r in inputs.values() if r["source_file"] not in old_inputs):
-            summary.articles_total, summary.rejects_total = _totals(inputs)
+        summary.articles_total, summary.rejects_total = totals(inputs)
+        nothing_new = (
+            previous is not None and not plan.pending.num_rows and not stale and not renamed and not (opts.prune and plan.removed)
+        )
+        if nothing_new:
             summary.seconds = time.monotonic() - started
             summary.snapshot = previous.name if previous else None
             return summary
@@ -757,7 +741,6 @@ def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None)
         snapshot = publish_snapshot(
             store,
             inputs=inputs,
-            inputs_schema=INPUTS,
             label_hash=lhash,
             run_info={
                 "pipeline_version": __version__,
@@ -777,39 +760,39 @@ def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None)
         )
         summary.published = True
         summary.snapshot = snapshot.name
-        summary.articles_total, summary.rejects_total = _totals(inputs)
         summary.seconds = time.monotonic() - started
     return summary
 
 
-def _totals(inputs: dict[str, dict[str, Any]]) -> tuple[int, int]:
-    return sum(r["articles"] or 0 for r in inputs.values()), sum(r["rejects"] or 0 for r in inputs.values())
+def _mark_duplicates(index: DuplicateIndex, keys: dict[str, list[Any]]) -> dict[str, str]:
+    """Feed a part's articles to the index in order; the ones that repeat an earlier article → its id."""
+    dups: dict[str, str] = {}
+    for aid, chash, sim, chars in zip(keys["article_id"], keys["content_hash"], keys["simhash"], keys["body_chars"], strict=True):
+        first = index.add(aid, chash, sim, chars)
+        if first is not None and first != aid:
+            dups[aid] = first
+    return dups
 
 
-def _load_duplicate_index(snapshot: Path, index: DuplicateIndex, exclude: Iterable[str]) -> None:
-    """Feed the published articles into the index in ingest order (their part's seq, then id)."""
+def _load_duplicate_index(snapshot: Path, manifest: pa.Table, index: DuplicateIndex, exclude: Iterable[str]) -> None:
+    """Feed the published articles into the index in ingest order (their part's seq, then file, then id)."""
     articles_dir = snapshot / "articles"
     if not articles_dir.exists():
         return
-    excluded = set(exclude)
     cols = ["article_id", "source_file", "content_hash", "simhash", "body_chars", "duplicate_of"]
     table = pq.read_table(articles_dir, columns=cols)
-    inputs = _load_inputs(snapshot)
-    seqs = [inputs.get(sf, {}).get("seq", 0) for sf in table.column("source_file").to_pylist()]
-    rows = sorted(
-        (
-            (seq, sf, aid, ch, sim, chars, dup)
-            for seq, sf, aid, ch, sim, chars, dup in zip(seqs, *(table.column(c).to_pylist() for c in ("source_file", "article_id", "content_hash", "simhash", "body_chars", "duplicate_of")), strict=True)
-            if sf not in excluded
-        ),
-    )
-    index.extend((aid, ch, sim, chars, dup) for _seq, _sf, aid, ch, sim, chars, dup in rows)
+    excluded = pa.array(sorted(set(exclude)), pa.string())
+    if len(excluded):
+        table = table.filter(pc.invert(pc.is_in(table["source_file"], value_set=excluded)))
+    seqs = manifest.select(["source_file", "seq"])
+    table = table.join(seqs, keys="source_file", join_type="left outer")
+    table = table.set_column(table.schema.get_field_index("seq"), "seq", pc.fill_null(table["seq"], 0))
+    table = table.sort_by([("seq", "ascending"), ("source_file", "ascending"), ("article_id", "ascending")])
+    index.extend(zip(*(table.column(c).to_pylist() for c in ("article_id", "content_hash", "simhash", "body_chars", "duplicate_of")), strict=True))
 
 
 def _drop_files_from_part(store: Store, pid: str, drop: set[str], new_id: bool = False) -> str:
     """Rewrite a part's parsed/rejects/dups files without the rows of ``drop`` files."""
-    import pyarrow.compute as pc
-
     target = stable_digest(pid, "minus", *sorted(drop)) if new_id else pid
     for kind in ("parsed", "rejects", "dups"):
         src = store.parts / f"{pid}.{kind}.parquet"

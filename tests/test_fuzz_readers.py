@@ -7,6 +7,7 @@ quick (well under three minutes on two cores).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
@@ -19,6 +20,7 @@ import textwrap
 import time
 import tracemalloc
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -714,14 +716,18 @@ def test_entry_vanishing_during_the_walk(tmp_path: Path, monkeypatch: pytest.Mon
     root.mkdir()
     for name in ("a.txt", "b.txt", "c.txt"):
         (root / name).write_text("2021-01-01\n" + STORY, encoding="utf-8")
-    real_stat = os.stat
+    real_scandir = os.scandir
 
-    def flaky(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
-        if os.fspath(path).endswith("b.txt"):
-            raise FileNotFoundError(2, "No such file or directory", path)
-        return real_stat(path, *args, **kwargs)
+    @contextlib.contextmanager
+    def listing_then_unlink(path: Any) -> Iterator[list[os.DirEntry[str]]]:
+        # the folder is listed, then b.txt is deleted before the walk gets to stat it
+        with real_scandir(path) as it:
+            entries = list(it)
+        if os.fspath(path) == str(root):
+            (root / "b.txt").unlink()
+        yield entries
 
-    monkeypatch.setattr(walk_mod.os, "stat", flaky)
+    monkeypatch.setattr(walk_mod.os, "scandir", listing_then_unlink)
     got = {f.rel: (f.problem, f.detail) for f in walk_inputs(root)}
     monkeypatch.undo()
     assert got["a.txt"] == (None, "") and got["c.txt"] == (None, "")

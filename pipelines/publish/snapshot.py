@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.failpoints import failpoint
 from pipelines.publish.aggregates import build_aggregates
@@ -17,11 +18,13 @@ from pipelines.publish.store import Store
 EVAL_RESULTS = Path(__file__).resolve().parents[2] / "eval" / "RESULTS.md"
 
 
-def publish_snapshot(store: Store, *, inputs: dict[str, dict[str, Any]], inputs_schema: pa.Schema, label_hash: str, run_info: dict[str, Any]) -> Path:
+def publish_snapshot(store: Store, *, inputs: pa.Table, label_hash: str, run_info: dict[str, Any]) -> Path:
+    """``inputs`` is the new manifest (pipelines.manifest.INPUTS), sorted by source_file."""
     from pipelines.label.stage import label_data_files
+    from pipelines.manifest import totals
 
     snap = store.new_snapshot()
-    part_ids = sorted({r["part_id"] for r in inputs.values() if r["part_id"]})
+    part_ids = sorted(set(pc.drop_null(inputs["part_id"]).to_pylist()) - {""})
     keep: set[str] = set()
     for pid in part_ids:
         for src_name, dest in (
@@ -35,17 +38,17 @@ def publish_snapshot(store: Store, *, inputs: dict[str, dict[str, Any]], inputs_
             keep.add(f"{pid}.{kind}.parquet")
     for name in ("articles", "agency_mentions", "rejects"):
         (snap / name).mkdir(exist_ok=True)
-    rows = sorted(inputs.values(), key=lambda r: r["source_file"])
-    Store.write_table(pa.Table.from_pylist(rows, schema=inputs_schema), snap / "inputs.parquet")
+    Store.write_table(inputs, snap / "inputs.parquet")
+    articles, rejects = totals(inputs)
     build_aggregates(snap)
     run = {
         **run_info,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "label_hash": label_hash,
         "label_data": {p.name: file_sha256(p)[:16] for p in label_data_files()},
-        "inputs": len(rows),
-        "articles": sum(r["articles"] or 0 for r in rows),
-        "rejects": sum(r["rejects"] or 0 for r in rows),
+        "inputs": inputs.num_rows,
+        "articles": articles,
+        "rejects": rejects,
         "parts": len(part_ids),
     }
     (snap / "manifest.json").write_text(json.dumps(run, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")

@@ -6,32 +6,24 @@ import errno
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
+from typing import NamedTuple
 
 # Provenance notes and licences beside the data are not articles.
+_BY_NAME = attrgetter("name")
 IGNORED_NAMES = frozenset({"SOURCES.tsv", "PROVENANCE.md", "README.md", "LICENSE", "LICENSE.txt", ".DS_Store"})
 
 
-@dataclass(frozen=True)
-class InputFile:
+class InputFile(NamedTuple):
+    """One file found by the walk (a tuple: a million of them are made per no-op rerun)."""
+
     rel: str  # POSIX path relative to the input root (undecodable bytes escaped)
     path: str  # absolute path on disk
     size: int
     mtime_ns: int
     problem: str | None = None  # a reject reason found while walking
     detail: str = ""
-
-
-def _rel_name(root: str, path: str) -> tuple[str, bool]:
-    rel = os.path.relpath(path, root).replace(os.sep, "/")
-    try:
-        rel.encode("utf-8")
-        return rel, True
-    except UnicodeEncodeError:
-        # os.fsdecode used surrogate escapes for bytes that are not UTF-8: keep them visible
-        raw = os.fsencode(rel)
-        return raw.decode("utf-8", "backslashreplace"), False
 
 
 def _why(exc: OSError) -> str:
@@ -64,9 +56,17 @@ def walk_inputs(root: str | Path) -> Iterator[InputFile]:
     def listing(folder: str) -> tuple[list[os.DirEntry[str]] | None, str]:
         try:
             with os.scandir(folder) as it:
-                return sorted(it, key=lambda e: os.fsencode(e.name)), ""
+                entries = list(it)
         except OSError as exc:
             return None, f"cannot list folder: {_why(exc)}"
+        try:
+            # UTF-8 keeps code point order, so names that are valid UTF-8 sort as str; only names with
+            # escaped non-UTF-8 bytes need the (slower) sort by their bytes
+            "".join([e.name for e in entries]).encode("utf-8")
+            entries.sort(key=_BY_NAME)
+        except UnicodeEncodeError:
+            entries.sort(key=lambda e: os.fsencode(e.name))
+        return entries, ""
 
     try:
         st = os.stat(root)
@@ -78,44 +78,56 @@ def walk_inputs(root: str | Path) -> Iterator[InputFile]:
     if entries is None:
         yield InputFile(".", root, 0, 0, "read_error", problem)
         return
-    # frames: (sorted entries of a folder, position, identities of the folders above and itself)
-    stack: list[tuple[list[os.DirEntry[str]], int, frozenset[tuple[int, int]]]] = [(entries, 0, frozenset({root_key}))]
+    # frames: (sorted entries of a folder, position, its rel prefix, identities of the folders above and itself).
+    # rel is built by concatenation, not os.path.relpath: the walk is the whole of a no-op rerun, so
+    # each microsecond per file is a second per million files
+    stack: list[tuple[list[os.DirEntry[str]], int, str, frozenset[tuple[int, int]]]] = [(entries, 0, "", frozenset({root_key}))]
     while stack:
-        entries, pos, ancestors = stack[-1]
-        if pos >= len(entries):
-            stack.pop()
-            continue
-        stack[-1] = (entries, pos + 1, ancestors)
-        entry = entries[pos]
-        path = entry.path
-        rel, _ = _rel_name(root, path)
-        try:
-            st = os.stat(path)  # follows links
-        except OSError as exc:
-            if entry.is_symlink():
-                yield unique(InputFile(rel, path, 0, 0, "symlink_loop", f"dangling or looping link: {exc.strerror}"), entry.name)
-            else:
-                yield unique(InputFile(rel, path, 0, 0, "read_error", f"cannot stat: {_why(exc)}"), entry.name)
-            continue
-        if stat.S_ISDIR(st.st_mode):
-            key = (st.st_dev, st.st_ino)
-            if key in ancestors:
-                yield unique(InputFile(rel, path, 0, 0, "symlink_loop", "folder link points back into a folder above it (a loop)"), entry.name)
-            elif key in walked:
-                yield unique(InputFile(rel, path, 0, 0, "symlink_loop", "folder link points to a folder already walked under another path"), entry.name)
-            else:
-                walked.add(key)
-                sub, problem = listing(path)
-                if sub is None:
-                    yield unique(InputFile(rel, path, 0, 0, "read_error", problem), entry.name)
+        entries, start, prefix, ancestors = stack.pop()
+        for pos in range(start, len(entries)):
+            entry = entries[pos]
+            name = entry.name
+            path = entry.path
+            rel = prefix + name
+            try:
+                rel.encode("utf-8")
+            except UnicodeEncodeError:
+                # os.fsdecode used surrogate escapes for bytes that are not UTF-8: keep them visible
+                rel = os.fsencode(rel).decode("utf-8", "backslashreplace")
+            try:
+                st = entry.stat()  # follows links, like os.stat
+            except OSError as exc:
+                if entry.is_symlink():
+                    yield unique(InputFile(rel, path, 0, 0, "symlink_loop", f"dangling or looping link: {exc.strerror}"), name)
                 else:
-                    stack.append((sub, 0, ancestors | {key}))
-            continue
-        if not stat.S_ISREG(st.st_mode):
-            yield unique(InputFile(rel, path, 0, 0, "read_error", "not a regular file (device, socket or pipe); not read"), entry.name)
-            continue
-        if entry.name in IGNORED_NAMES or entry.name.startswith("."):
-            # provenance notes and hidden files: listed in the run summary, not read
-            yield InputFile(rel, path, st.st_size, st.st_mtime_ns, "ignored", "provenance note or hidden file")
-            continue
-        yield unique(InputFile(rel, path, st.st_size, st.st_mtime_ns), entry.name)  # non-UTF-8 names are read, under escaped rel
+                    yield unique(InputFile(rel, path, 0, 0, "read_error", f"cannot stat: {_why(exc)}"), name)
+                continue
+            mode = st.st_mode
+            if stat.S_ISREG(mode):
+                if name in IGNORED_NAMES or name.startswith("."):
+                    # provenance notes and hidden files: listed in the run summary, not read
+                    yield InputFile(rel, path, st.st_size, st.st_mtime_ns, "ignored", "provenance note or hidden file")
+                elif rel in taken:
+                    yield unique(InputFile(rel, path, st.st_size, st.st_mtime_ns), name)
+                else:
+                    taken.add(rel)
+                    yield InputFile(rel, path, st.st_size, st.st_mtime_ns)  # non-UTF-8 names are read, under escaped rel
+                continue
+            if stat.S_ISDIR(mode):
+                key = (st.st_dev, st.st_ino)
+                if key in ancestors:
+                    yield unique(InputFile(rel, path, 0, 0, "symlink_loop", "folder link points back into a folder above it (a loop)"), name)
+                elif key in walked:
+                    yield unique(InputFile(rel, path, 0, 0, "symlink_loop", "folder link points to a folder already walked under another path"), name)
+                else:
+                    walked.add(key)
+                    sub, problem = listing(path)
+                    if sub is None:
+                        yield unique(InputFile(rel, path, 0, 0, "read_error", problem), name)
+                    else:
+                        # depth first: finish this folder after the one just entered
+                        stack.append((entries, pos + 1, prefix, ancestors))
+                        stack.append((sub, 0, rel + "/", ancestors | {key}))
+                        break
+                continue
+            yield unique(InputFile(rel, path, 0, 0, "read_error", "not a regular file (device, socket or pipe); not read"), name)

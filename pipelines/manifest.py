@@ -1,0 +1,171 @@
+"""The input manifest: one row per input file (size, mtime, hash, the part holding its rows), as Arrow.
+
+A no-op rerun over a million files is a walk plus one join against the previous manifest, so the
+manifest is never turned into Python objects per file: the walk is collected into Arrow columns in
+chunks, compared with a hash join, and only the files that need reading become ``InputFile``s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipelines.read.walk import InputFile
+
+INPUTS = pa.schema(
+    [
+        pa.field("source_file", pa.string(), False),
+        pa.field("size", pa.int64()),
+        pa.field("mtime_ns", pa.int64()),
+        pa.field("sha256", pa.string()),
+        pa.field("part_id", pa.string()),
+        pa.field("seq", pa.int64()),
+        pa.field("articles", pa.int32()),
+        pa.field("rejects", pa.int32()),
+    ]
+)
+
+# what the walk found, one row per file that is not ignored; ``path`` only where it is not root/rel
+WALKED = pa.schema(
+    [
+        pa.field("rel", pa.string(), False),
+        pa.field("path", pa.string()),
+        pa.field("size", pa.int64()),
+        pa.field("mtime_ns", pa.int64()),
+        pa.field("problem", pa.string()),
+        pa.field("detail", pa.string()),
+        pa.field("order", pa.int64()),
+    ]
+)
+
+_CHUNK = 65_536  # walked rows held as Python objects at once
+
+
+def load_manifest(snapshot: Path | None) -> pa.Table:
+    """The manifest of a snapshot (an empty table when there is none)."""
+    if snapshot is None or not (snapshot / "inputs.parquet").exists():
+        return INPUTS.empty_table()
+    return pq.read_table(snapshot / "inputs.parquet", schema=INPUTS)
+
+
+@dataclass
+class Walked:
+    table: pa.Table  # WALKED rows in walk order
+    ignored: int = 0
+    root: str = ""
+
+    def files(self, rows: pa.Table) -> Iterator[InputFile]:
+        """``InputFile``s for some WALKED rows (made only for the files to read, batch by batch)."""
+        cols = [rows.column(c).to_pylist() for c in ("rel", "path", "size", "mtime_ns", "problem", "detail")]
+        for rel, path, size, mtime, problem, detail in zip(*cols, strict=True):
+            yield InputFile(rel, path if path is not None else f"{self.root}/{rel}", size, mtime, problem, detail or "")
+
+
+def collect_walk(files: Iterable[InputFile], root: str) -> Walked:
+    """Gather the walk into an Arrow table, a chunk of Python objects at a time; count ignored files."""
+    root = root.rstrip("/") or "/"
+    chunks: list[pa.Table] = []
+    cols: dict[str, list[object]] = {n: [] for n in WALKED.names}
+    ignored = 0
+    order = 0
+
+    def flush() -> None:
+        if cols["rel"]:
+            chunks.append(pa.table(cols, schema=WALKED))
+            for v in cols.values():
+                v.clear()
+
+    for f in files:
+        if f.problem == "ignored":
+            ignored += 1
+            continue
+        cols["rel"].append(f.rel)
+        cols["path"].append(None if f.path == f"{root}/{f.rel}" else f.path)
+        cols["size"].append(f.size)
+        cols["mtime_ns"].append(f.mtime_ns)
+        cols["problem"].append(f.problem)
+        cols["detail"].append(f.detail or None)
+        cols["order"].append(order)
+        order += 1
+        if len(cols["rel"]) >= _CHUNK:
+            flush()
+    flush()
+    table = pa.concat_tables(chunks) if chunks else WALKED.empty_table()
+    return Walked(table.combine_chunks() if table.num_columns else table, ignored, root)
+
+
+@dataclass
+class Plan:
+    """What this build has to do, decided from the walk and the previous manifest."""
+
+    pending: pa.Table  # WALKED rows to read (new, changed or with a problem), in walk order
+    unchanged: int
+    removed: list[str]  # files in the manifest that the walk no longer finds
+    changed_parts: dict[str, set[str]] = field(default_factory=dict)  # old part → files to drop from it
+    previous: dict[str, dict[str, object]] = field(default_factory=dict)  # manifest rows of pending files seen before
+
+
+def plan_changes(walked: pa.Table, old: pa.Table, *, prune: bool, relabel_only: bool) -> Plan:
+    """Compare the walk with the previous manifest: same size and mtime means unchanged (not read)."""
+    if relabel_only:
+        return Plan(WALKED.empty_table(), 0, [])
+    if old.num_rows == 0:
+        return Plan(walked, 0, [])
+    prev = old.select(["source_file", "size", "mtime_ns", "part_id"]).rename_columns(["rel", "old_size", "old_mtime_ns", "old_part_id"])
+    joined = walked.join(prev, keys="rel", join_type="left outer")
+    same = pc.and_kleene(
+        pc.and_kleene(pc.equal(joined["size"], joined["old_size"]), pc.equal(joined["mtime_ns"], joined["old_mtime_ns"])),
+        pc.is_null(joined["problem"]),
+    )
+    same = pc.fill_null(same, False)
+    pending_j = joined.filter(pc.invert(same)).sort_by("order")
+    unchanged = joined.num_rows - pending_j.num_rows
+    seen = pc.is_in(old["source_file"], value_set=walked["rel"])
+    removed = old.filter(pc.invert(seen))["source_file"].to_pylist()
+    changed: dict[str, set[str]] = {}
+    again = pending_j.filter(pc.is_valid(pending_j["old_part_id"]))
+    for rel, pid in zip(again["rel"].to_pylist(), again["old_part_id"].to_pylist(), strict=True):
+        changed.setdefault(pid, set()).add(rel)
+    if prune:
+        gone = old.filter(pc.invert(seen))
+        for rel, pid in zip(gone["source_file"].to_pylist(), gone["part_id"].to_pylist(), strict=True):
+            changed.setdefault(pid, set()).add(rel)
+    return Plan(pending_j.select(WALKED.names), unchanged, sorted(removed), changed, old_rows(old, again["rel"].to_pylist()))
+
+
+def old_rows(old: pa.Table, rels: Iterable[str]) -> dict[str, dict[str, object]]:
+    """The previous manifest rows of a few files, as dicts."""
+    wanted = pa.array(sorted(set(rels)), pa.string())
+    if len(wanted) == 0 or old.num_rows == 0:
+        return {}
+    return {r["source_file"]: r for r in old.filter(pc.is_in(old["source_file"], value_set=wanted)).to_pylist()}
+
+
+def merge_manifest(old: pa.Table, new_rows: list[pa.Table], drop: Iterable[str], renamed: dict[str, str]) -> pa.Table:
+    """Previous rows minus ``drop`` and those superseded by ``new_rows``, plus ``new_rows``; parts renamed; sorted."""
+    new = pa.concat_tables(new_rows) if new_rows else INPUTS.empty_table()
+    gone = pa.concat_arrays([pa.array(sorted(set(drop)), pa.string()), new["source_file"].combine_chunks()])
+    kept = old.filter(pc.invert(pc.is_in(old["source_file"], value_set=gone))) if old.num_rows else old
+    merged = pa.concat_tables([kept, new]).combine_chunks()
+    if renamed:
+        olds = pa.array(list(renamed), pa.string())
+        at = pc.index_in(merged["part_id"], value_set=olds)
+        replaced = pc.take(pa.array(list(renamed.values()), pa.string()), at)
+        merged = merged.set_column(merged.schema.get_field_index("part_id"), "part_id", pc.coalesce(replaced, merged["part_id"]))
+    return merged.sort_by("source_file")
+
+
+def totals(manifest: pa.Table) -> tuple[int, int]:
+    """Articles and rejects the manifest's files produced."""
+    if manifest.num_rows == 0:
+        return 0, 0
+    return int(pc.sum(manifest["articles"]).as_py() or 0), int(pc.sum(manifest["rejects"]).as_py() or 0)
+
+
+def next_seq(manifest: pa.Table) -> int:
+    return 1 + (int(pc.max(manifest["seq"]).as_py() or 0) if manifest.num_rows else 0)
