@@ -42,9 +42,13 @@ def walk_inputs(root: str | Path) -> Iterator[InputFile]:
     walk never stops. It keeps its own stack (no recursion), so a folder 2,000 levels deep is fine.
     """
     root = os.path.abspath(root)
+    # escaped names only: a name with undecodable bytes is escaped with backslashes and so can only
+    # collide with a name that has backslashes too; other rels are unique (a million-file walk keeps no set)
     taken: set[str] = set()
 
     def unique(f: InputFile, name: str) -> InputFile:
+        if "\\" not in f.rel:
+            return f
         if f.rel not in taken:
             taken.add(f.rel)
             return f
@@ -107,11 +111,10 @@ def walk_inputs(root: str | Path) -> Iterator[InputFile]:
                 if name in IGNORED_NAMES or name.startswith("."):
                     # provenance notes and hidden files: listed in the run summary, not read
                     yield InputFile(rel, path, st.st_size, st.st_mtime_ns, "ignored", "provenance note or hidden file")
-                elif rel in taken:
-                    yield unique(InputFile(rel, path, st.st_size, st.st_mtime_ns), name)
+                elif "\\" in rel:
+                    yield unique(InputFile(rel, path, st.st_size, st.st_mtime_ns), name)  # non-UTF-8 names are read, under escaped rel
                 else:
-                    taken.add(rel)
-                    yield InputFile(rel, path, st.st_size, st.st_mtime_ns)  # non-UTF-8 names are read, under escaped rel
+                    yield InputFile(rel, path, st.st_size, st.st_mtime_ns)
                 continue
             if stat.S_ISDIR(mode):
                 key = (st.st_dev, st.st_ino)
