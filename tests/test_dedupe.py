@@ -88,3 +88,49 @@ def test_simhash_is_deterministic_and_signed_64_bit(text: str) -> None:
 def test_whitespace_and_rewrapping_do_not_change_simhash(path: str) -> None:
     body = read_bytes((SAMPLE / path).read_bytes(), Path(path).name).articles[0]["body"]
     assert simhash(body) == simhash(body.replace("\n\n", "\n").replace("。", "。 "))
+
+
+class _ReferenceIndex:
+    """The plain-dict index the compact one replaced: the oracle for its behaviour."""
+
+    def __init__(self) -> None:
+        self.by_hash: dict[str, str] = {}
+        self.bands: list[dict[int, list[tuple[int, str]]]] = [{} for _ in range(4)]
+
+    def add(self, aid: str, chash: str, sim: int | None, chars: int) -> str | None:
+        if (first := self.by_hash.get(chash)) is not None:
+            return first
+        self.by_hash[chash] = aid
+        if sim is None or chars < MIN_CHARS:
+            return None
+        keys = [((sim & 0xFFFFFFFFFFFFFFFF) >> (16 * i)) & 0xFFFF for i in range(4)]
+        best: tuple[int, str] | None = None
+        for band, key in zip(self.bands, keys, strict=True):
+            for other, other_id in band.get(key, ()):
+                d = hamming(sim, other)
+                if d <= NEAR_BITS and (best is None or d < best[0]):
+                    best = (d, other_id)
+        if best is not None:
+            return best[1]
+        for band, key in zip(self.bands, keys, strict=True):
+            band.setdefault(key, []).append((sim, aid))
+        return None
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 12), st.integers(0, 7), st.integers(0, 40), st.sampled_from([0, 5, 199, 200, 5000])), max_size=120),
+       st.integers(1, 9))
+def test_compact_index_agrees_with_the_plain_one(ops: list[tuple[int, int, int, int]], fresh: int) -> None:
+    """Same answers whenever the recent entries are folded into arrays (tiny folds exercise every path)."""
+    # SimHashes near a few centres, so ties, band collisions and near misses all happen; signed like the column
+    centres = [0x0123456789ABCDEF, -0x0123456789ABCDF0, 0x7FFF00000000FFFF, 0]
+    compact = DuplicateIndex()
+    compact._FRESH = fresh
+    plain = _ReferenceIndex()
+    for n, (h, c, flips, chars) in enumerate(ops):
+        u = centres[c % 4] & 0xFFFFFFFFFFFFFFFF
+        for bit in range(flips % 9):
+            u ^= 1 << ((bit * 7 + c * 13 + flips) % 64)
+        sim = u - (1 << 64) if u >= 1 << 63 else u
+        aid = f"{n:016x}"
+        assert compact.add(aid, f"{h:032x}", sim, chars) == plain.add(aid, f"{h:032x}", sim, chars)
