@@ -169,6 +169,18 @@ def test_file_urls_build_the_same_dataset(sample_dataset: Path, tmp_path: Path) 
     assert len(load.articles_with_mentions(url)) == len(load.articles_with_mentions(sample_dataset))
 
 
+def test_file_url_walk_equals_local_walk(tmp_path: Path) -> None:
+    """Same records in the same order (the order fixes batches and so which copy of a story is the original)."""
+    pytest.importorskip("fsspec")
+    for rel in ("a/b.txt", "a.txt", "a-b.txt", "a/c/d.txt", "b/README.md", "b/.hidden", "z.txt"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(rel, encoding="utf-8")
+    local = [(f.rel, f.size, f.mtime_ns, f.problem) for f in walk_inputs(tmp_path)]
+    remote = [(f.rel, f.size, f.mtime_ns, f.problem) for f in walk_remote(f"file://{tmp_path}")]
+    assert remote == local
+    assert [r[0] for r in local][:4] == ["a/b.txt", "a/c/d.txt", "a-b.txt", "a.txt"]
+
+
 def test_interrupted_upload_leaves_the_published_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An upload that dies half-way never moves current.json; the next build finishes the work; old objects are collected."""
     pytest.importorskip("fsspec")

@@ -115,8 +115,10 @@ def walk_remote(url: str) -> Iterator[InputFile]:
         return
     proto = _protocol(fs)
     root = root.rstrip("/")
+    # sorted as the local walk goes (depth first, each folder by bytes): by path component, so "a/b" comes before
+    # "a.txt" as folder "a" sorts before file "a.txt" ('.' < '/' would put it after in a flat sort)
     entries = sorted(((name, info) for name, info in listing.items() if info.get("type", "file") == "file" and not name.endswith("/")),
-                     key=lambda e: e[0].encode("utf-8", "surrogateescape"))
+                     key=lambda e: [part.encode("utf-8", "surrogateescape") for part in e[0].split("/")])
     for name, info in entries:
         rel = name[len(root) + 1 :] if name.startswith(root + "/") else name.rsplit("/", 1)[-1]
         full = f"{proto}://{name}" if proto != "file" else f"file://{name}"
