@@ -37,6 +37,7 @@ from pipelines.publish.store import Store, StoreError
 from pipelines.read.errors import Reject
 from pipelines.read.files import FileResult, Item, describe_os_error, iter_source, open_input, reject_row
 from pipelines.read.limits import Limits
+from pipelines.read.remote import is_url
 from pipelines.read.stream import FileBytes
 from pipelines.read.walk import InputFile, walk_inputs
 from pipelines.schema import PARSED, REJECTS
@@ -617,7 +618,7 @@ def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None)
 
     started = time.monotonic()
     summary = BuildSummary()
-    if not opts.relabel_only and not opts.input.is_dir():
+    if not opts.relabel_only and not is_url(opts.input) and not Path(opts.input).is_dir():
         raise StoreError(f"input folder {opts.input} does not exist or is not a folder")
     store = Store(opts.dataset)
     store.ensure()

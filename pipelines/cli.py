@@ -31,8 +31,16 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (use bytes or 10M, 2G)") from None
 
 
+def _place(text: str) -> Path | str:
+    """A folder path, or an fsspec URL (s3://, gs://, file://) kept as text: Path would fold its '//'."""
+    from pipelines.read.remote import is_url
+
+    return text if is_url(text) else Path(text)
+
+
 def _add_build_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", type=Path, default=Path("dataset"), help="dataset folder to write (default: dataset)")
+    p.add_argument("--dataset", type=_place, default=Path("dataset"), help="dataset folder or URL (s3://bucket/prefix) to write (default: dataset)")
+    p.add_argument("--work-dir", type=Path, help="with a URL --dataset: the local work store (default: a cache folder named after the URL)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes to use (default: all cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-wait", action="store_true", help="exit instead of waiting when another build holds the lock")
@@ -47,7 +55,7 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("build", help="read new or changed files under --input and publish the dataset")
-    b.add_argument("--input", type=Path, required=True, help="folder of scraped files (walked recursively)")
+    b.add_argument("--input", type=_place, required=True, help="folder or URL (s3://bucket/prefix) of scraped files (walked recursively)")
     _add_build_args(b)
     b.add_argument("--prune", action="store_true", help="drop rows of files no longer in --input")
     b.add_argument("--max-file-bytes", type=_size, default="256M", help="reject files larger than this (default 256M)")
@@ -118,15 +126,20 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ("build", "relabel"):
         from pipelines.build import BuildOptions, run_build
         from pipelines.read.limits import Limits
+        from pipelines.read.remote import input_problem, is_url
 
         if args.command == "build":
-            if not args.input.exists():
+            if is_url(args.input):
+                if problem := input_problem(args.input):
+                    print(f"error: {problem}", file=sys.stderr)
+                    return EXIT_INPUT
+            elif not args.input.exists():
                 print(f"error: input folder {args.input} does not exist; pass --input DIR with your scraped files", file=sys.stderr)
                 return EXIT_INPUT
-            if not args.input.is_dir():
+            elif not args.input.is_dir():
                 print(f"error: --input {args.input} is a file, not a folder; put it in a folder and pass that", file=sys.stderr)
                 return EXIT_INPUT
-            if not os.access(args.input, os.R_OK | os.X_OK):
+            elif not os.access(args.input, os.R_OK | os.X_OK):
                 print(f"error: input folder {args.input} is not readable; check its permissions", file=sys.stderr)
                 return EXIT_INPUT
             limits = Limits(args.max_file_bytes, args.max_decompressed_bytes, args.max_records_per_file, args.file_time_budget)
@@ -134,7 +147,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         else:
             from pipelines.publish.store import Store
 
-            if Store(args.dataset).current() is None:
+            if not is_url(args.dataset) and Store(args.dataset).current() is None:
                 print(f"error: no published dataset in {args.dataset}; run build --input DIR --dataset {args.dataset} first", file=sys.stderr)
                 return EXIT_OUTPUT
             input_dir = Path(".")
@@ -159,7 +172,12 @@ def _dispatch(args: argparse.Namespace) -> int:
             engine=args.engine,
             scheduler=args.scheduler,
         )
-        summary = run_build(opts)
+        if is_url(args.dataset):
+            from pipelines.publish.remote import build_remote
+
+            summary = build_remote(opts, args.dataset, args.work_dir)
+        else:
+            summary = run_build(opts)
         for line in summary.lines():
             print(line)
         return EXIT_OK

@@ -30,6 +30,7 @@ from pipelines.parse.records import RecordError, outlet_for_site, parse_record
 from pipelines.read.decode import Decoded, decode_bytes, looks_binary
 from pipelines.read.errors import Reject
 from pipelines.read.limits import Limits
+from pipelines.read.remote import is_url, open_remote
 from pipelines.read.sniff import sniff_bytes, sniff_text
 from pipelines.read.stream import GZIP_MAGIC, BytesSource, ChunkSource, FileBytes, Gunzip, Stream, Transcoder
 from pipelines.read.warc import iter_warc
@@ -126,6 +127,8 @@ def read_path(path: str, name: str, limits: Limits = DEFAULT_LIMITS) -> FileResu
 
 def open_input(path: str) -> IO[bytes]:
     """Open an input file for reading without ever blocking: a path that became a FIFO is refused."""
+    if is_url(path):  # s3://, gs://, file:// (the walk of a URL gives URLs)
+        return open_remote(path)
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
         st = os.fstat(fd)

@@ -40,7 +40,13 @@ def walk_inputs(root: str | Path) -> Iterator[InputFile]:
     Links that loop or dangle, folders that cannot be listed, entries that vanish mid-walk, special
     files and names whose escaped form collides with another name become problems (rejects), so the
     walk never stops. It keeps its own stack (no recursion), so a folder 2,000 levels deep is fine.
+    A URL (s3://, gs://, file://) is listed by ``pipelines.read.remote.walk_remote``.
     """
+    from pipelines.read.remote import is_url, walk_remote  # late: remote imports this module
+
+    if is_url(root):
+        yield from walk_remote(str(root))
+        return
     root = os.path.abspath(root)
     # escaped names only: a name with undecodable bytes is escaped with backslashes and so can only
     # collide with a name that has backslashes too; other rels are unique (a million-file walk keeps no set)
