@@ -635,7 +635,7 @@ def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None)
 
         # 1. walk and decide what is new or changed (size+mtime; the hash only confirms a change)
         phase("walk")
-        root = os.path.abspath(opts.input)
+        root = str(opts.input) if is_url(opts.input) else os.path.abspath(opts.input)
         # relabel never touches the raw inputs: it works from the parsed parts alone
         walked = collect_walk(() if opts.relabel_only else walk_inputs(root), root)
         summary.files_seen = walked.table.num_rows + walked.ignored
