@@ -134,3 +134,45 @@ def test_compact_index_agrees_with_the_plain_one(ops: list[tuple[int, int, int, 
         sim = u - (1 << 64) if u >= 1 << 63 else u
         aid = f"{n:016x}"
         assert compact.add(aid, f"{h:032x}", sim, chars) == plain.add(aid, f"{h:032x}", sim, chars)
+
+
+def _reference_simhash(text: str) -> int:
+    """The first SimHash implementation, kept verbatim: stored hashes were made with it, so the
+    faster one in pipelines.dedupe must agree with it bit for bit."""
+    import numpy as np
+
+    s = "".join(text[:4000].split())
+    if not s:
+        return 0
+    cps = np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if len(cps) < 4:
+        cps = np.concatenate([cps, np.zeros(4 - len(cps), dtype=np.uint64)])
+    with np.errstate(over="ignore"):
+        key = np.zeros(len(cps) - 3, dtype=np.uint64)
+        for i in range(4):
+            key = key * np.uint64(0x100000001B3) + cps[i : len(cps) - 3 + i]
+        z = key + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    sampled = z[(z & np.uint64(3)) == 0]
+    z = np.unique(sampled if len(sampled) >= 64 else z)
+    bits = np.unpackbits(z.astype("<u8").view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
+    votes = bits.sum(axis=0, dtype=np.int64) * 2 - len(z)
+    value = int(np.packbits((votes > 0).astype(np.uint8), bitorder="little").view("<u8")[0])
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+def test_simhash_matches_the_reference_on_corpus_bodies() -> None:
+    texts = list(bodies().values())
+    assert len(texts) > 20
+    # short texts exercise the padding (<4 characters) and the unsampled (<64 shingles) branches
+    texts += [t[:n] for t in texts[:20] for n in (1, 3, 4, 5, 40, 255, 256, 300)]
+    texts += ["中" * 5000, "ab" * 3000, "\U0001f600 x", "  \n\t ", "tie"]
+    assert [simhash(t) for t in texts] == [_reference_simhash(t) for t in texts]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab中文 \n\u3000。\U0001f600"), max_size=400))
+def test_simhash_matches_the_reference_on_generated_text(text: str) -> None:
+    assert simhash(text) == _reference_simhash(text)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import unicodedata
 
+import pytest
+from conftest import SEED
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -47,3 +50,37 @@ def test_content_hash_ignores_whitespace_only() -> None:
 
 def test_content_hash_keeps_title_and_body_apart() -> None:
     assert content_hash("ab", "c") != content_hash("a", "bc")
+
+
+def _reference_clean(text: str) -> str:
+    """What cleaning means, written plainly: full NFKC, then control characters dropped and blank runs collapsed."""
+    import re
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", text)
+    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]+", "", text)
+    return re.sub(r"[\t\xa0\u3000][ \t\xa0\u3000]*| [ \t\xa0\u3000]+", " ", text)
+
+
+# one of each kind the table tells apart: plain, full-width, compatibility strings ("…", "㎏"), no-break
+# and ideographic spaces, controls, tabs, combining marks and the jamo/kana that compose with what precedes
+_KINDS = "中文a ，（Ａ）…㎏①\xa0\u3000\x01\u200b\ufeff\t  \u0301\u3099か가\u1161ÅǅK"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_long_text_cleaning_matches_plain_nfkc(seed: int) -> None:
+    from pipelines.parse.text import _clean, _table_clean, clean_line, clean_lines
+
+    rng = random.Random(seed)
+    story = (SEED.read_text(encoding="utf-8") * 2)[:600]  # long enough for the table path
+    table_used = 0
+    for _ in range(300):
+        chars = list(story)
+        for _ in range(rng.randrange(0, 6)):
+            chars.insert(rng.randrange(len(chars)), rng.choice(_KINDS + "\U00020000"))
+        text = "".join(chars)
+        assert _clean(text) == _reference_clean(text)
+        table_used += _table_clean(text) is not None
+        lines = text.split("\n")
+        assert clean_lines(lines) == [clean_line(ln) for ln in lines] == [_reference_clean(ln).strip() for ln in lines]
+    assert table_used > 50  # the fast path itself was exercised, not only its fallback

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "boilerplate.toml"
@@ -23,16 +23,30 @@ class Boilerplate:
         line = line.strip()
         if line in self.stop_lines:
             return True
+        if not self._may_stop(line):
+            return False
         for sep in (":", "：", "(", "（"):
-            head = line.split(sep, 1)[0].strip()
-            if head != line and head in self.stop_lines:
+            idx = line.find(sep)
+            if idx >= 0 and line[:idx].strip() in self.stop_lines:  # a head shorter than the line
                 return True
         return False
 
+    @cached_property
+    def _stop_initials(self) -> frozenset[str] | None:
+        """First characters of the stop lines; None when an empty stop line makes any line a candidate."""
+        return None if "" in self.stop_lines else frozenset(s[0] for s in self.stop_lines)
+
+    def _may_stop(self, stripped: str) -> bool:
+        """False when ``stripped`` cannot be a stop line: a non-empty head starts where the line does."""
+        initials = self._stop_initials
+        return initials is None or stripped[:1] in initials
+
     def cut(self, lines: list[str]) -> tuple[list[str], list[str]]:
         """Split lines into (story, trailing boilerplate) at the first stop line."""
+        initials = self._stop_initials
         for i, line in enumerate(lines):
-            if self.is_stop_line(line):
+            # (the cheap test of the first character first: this runs on every line of every article)
+            if (initials is None or line.lstrip()[:1] in initials) and self.is_stop_line(line):
                 return lines[:i], lines[i:]
         return lines, []
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pipelines.parse.common import find_url, finish_body, site_of
 from pipelines.parse.dates import find_date
-from pipelines.parse.text import clean_line, normalise_text, normalise_title
+from pipelines.parse.text import clean_line, clean_lines, normalise_text, normalise_title
 
 _CRUMB_SEP = re.compile(r"\s*[>›»]\s*")
 BREADCRUMB_LINE = re.compile(r"^[^\s>]{1,20}(?:\s*[>›»]\s*[^\s>]{1,20}){2,}$")
@@ -42,7 +42,7 @@ def parse_source_line(rest: str) -> tuple[str | None, Any, str | None]:
 def looks_like_page_text(lines: list[str]) -> bool:
     if not any(">" in ln or "›" in ln or "»" in ln or "来" in ln or "稿" in ln for ln in lines[:12]):
         return False
-    head = [clean_line(ln) for ln in lines[:12]]
+    head = clean_lines(lines[:12])
     return any(BREADCRUMB_LINE.match(ln) for ln in head) or any(SOURCE_LINE.match(ln) and find_date(ln)[0] for ln in head)
 
 

@@ -79,7 +79,7 @@ _SENTENCE_END = ("。", "!", "?", "；", ";", "：", ":", "”", "」", "』")
 
 
 def looks_like_digest(lines: list[str]) -> bool:
-    if not any("关键词" in ln for ln in lines[:40]):
+    if "关键词" not in "\n".join(lines[:40]):  # one scan, not one per line
         return False
     heads = {clean_line(ln) for ln in lines[:40]}
     return "关键词" in heads and bool(heads & {"基本案情", "裁判理由", "裁判要旨"})

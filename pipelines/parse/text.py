@@ -10,6 +10,9 @@ import hashlib
 import html
 import re
 import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # PDF extraction puts spaces between CJK and digits ("2020 年 11 月"); they carry no meaning.
@@ -26,6 +29,95 @@ _COMMON_COMPAT = re.compile("[\u00a0\u3000\uff01-\uff5e]+")
 _COMMON_MAP = str.maketrans({0xA0: " ", 0x3000: " ", **{c: chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}})
 
 
+# --- table-driven cleaning of long texts ---------------------------------------------------------
+# Scanning a long text with the regexes above costs ~20 ns a character per pattern; one lookup of
+# every character in a table of the Basic Multilingual Plane, done by numpy, classifies the whole
+# text at once. A character is SAFE when NFKC leaves it alone in any context (no decomposition,
+# combining class 0, never the second half of a canonical composition); MAP1/MAPN when NFKC maps it
+# to a fixed string of safe characters whatever surrounds it (full-width forms, no-break and
+# ideographic spaces, "…"); CONTROL marks what _CONTROL drops. A text of only such characters is
+# cleaned by mapping and dropping characters; anything else (a combining mark, a character beyond
+# the BMP, a lone surrogate) takes the regex path, so results never differ.
+_SAFE, _MAP1, _MAPN, _CONTROL_BIT, _UNSAFE = 1, 2, 4, 8, 16
+_TABLE_MIN_CHARS = 256  # below this the regexes are cheaper than numpy's per-call overhead
+_BMP = 0x10000
+
+
+@dataclass(frozen=True)
+class _Tables:
+    cls: Any  # uint8[0x10001]: class bits per code point; the last entry stands for all beyond the BMP
+    map1: Any  # uint32[0x10001]: the code point NFKC gives, for MAP1 characters (identity elsewhere)
+    mapn: dict[int, str]  # NFKC of the MAPN characters
+
+
+@cache
+def _tables() -> _Tables:
+    import numpy as np
+
+    sep = "\x00"  # a starter that NFKD leaves alone and never produces: per-character results split back out
+    chars = [chr(c) for c in range(_BMP)]
+    # (NUL itself and the surrogates, which NFD cannot take, are stood in for by \x01: both are
+    # classified apart below)
+    probe = ["\x01" if c == 0 or 0xD800 <= c < 0xE000 else chr(c) for c in range(0x20000)]
+    nfd = unicodedata.normalize("NFD", sep.join(probe)).split(sep)
+    # everything after the first character of a canonical decomposition: a superset of the
+    # characters that can be the second half of a composition
+    seconds = {ch for d in nfd if len(d) > 1 for ch in d[1:]}
+    seconds.update(map(chr, range(0x1161, 0x1176)), map(chr, range(0x11A8, 0x11C3)))  # Hangul V and T jamo
+    nfkd = unicodedata.normalize("NFKD", sep.join(probe[:_BMP])).split(sep)
+    assert len(nfd) == 0x20000 and len(nfkd) == _BMP
+    nfkd[0] = "\x00"
+    control_chars = set("".join(_CONTROL.findall("".join(chars))))
+
+    def plain(ch: str) -> bool:
+        return unicodedata.combining(ch) == 0 and ch not in seconds
+
+    cls = np.full(_BMP + 1, _UNSAFE, dtype=np.uint8)
+    map1 = np.arange(_BMP + 1, dtype=np.uint32)
+    mapn: dict[int, str] = {}
+    for c in range(_BMP):
+        ch = chars[c]
+        if 0xD800 <= c < 0xE000 or 0xAC00 <= c <= 0xD7A3 or not plain(ch):
+            continue  # surrogates, Hangul syllables (they compose with a following jamo), marks
+        d = nfkd[c]
+        if d == ch:
+            cls[c] = _SAFE | (_CONTROL_BIT if ch in control_chars else 0)
+        elif all(plain(x) and x not in control_chars and not 0xAC00 <= ord(x) <= 0xD7A3 for x in d) and unicodedata.normalize("NFKC", ch) == d:
+            if len(d) == 1:
+                cls[c] = _MAP1
+                map1[c] = ord(d)
+            else:
+                cls[c] = _MAPN
+                mapn[c] = d
+    return _Tables(cls, map1, mapn)
+
+
+def _table_clean(text: str) -> str | None:
+    """``_squash(nfkc(text))`` by table, or None when ``text`` holds a character the table leaves to NFKC."""
+    import numpy as np
+
+    t = _tables()
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    cls = t.cls.take(codes, mode="clip")  # clip: beyond the BMP reads the last entry, _UNSAFE
+    flags = int(np.bitwise_or.reduce(cls))
+    if flags & _UNSAFE:
+        return None
+    if flags & (_MAP1 | _CONTROL_BIT):
+        out = t.map1.take(codes) if flags & _MAP1 else codes  # all codes are in the BMP here
+        if flags & _CONTROL_BIT:
+            out = out[(cls & _CONTROL_BIT) == 0]
+        text = out.tobytes().decode("utf-32-le")
+    if flags & _MAPN:
+        for c in np.unique(codes[(cls & _MAPN) != 0]).tolist():
+            text = text.replace(chr(c), t.mapn[c])  # the replacement holds only SAFE characters
+    # NFKC has turned no-break and ideographic spaces into plain ones: only spaces and tabs are left
+    if "\t" in text:
+        return _BLANKS.sub(" ", text)
+    while "  " in text:
+        text = text.replace("  ", " ")
+    return text
+
+
 def nfkc(text: str) -> str:
     """NFKC normalisation, fast for typical Chinese news text."""
     if text.isascii():
@@ -37,7 +129,27 @@ def nfkc(text: str) -> str:
 
 def clean_line(line: str) -> str:
     """NFKC, drop control characters, collapse runs of blanks, strip."""
-    return _squash(nfkc(line)).strip()
+    return _clean(line).strip()
+
+
+def clean_lines(lines: list[str]) -> list[str]:
+    """``[clean_line(ln) for ln in lines]`` in one pass over the joined lines.
+
+    Exact because nothing the cleaning does crosses a line feed: NFKC never composes with or
+    produces one, control characters are dropped one by one, and blank runs do not include it.
+    """
+    if len(lines) < 2 or any("\n" in ln for ln in lines):
+        return [clean_line(ln) for ln in lines]
+    return [ln.strip() for ln in _clean("\n".join(lines)).split("\n")]
+
+
+def _clean(text: str) -> str:
+    """``_squash(nfkc(text))``: the table-driven pass for long texts, the regexes for short ones."""
+    if len(text) >= _TABLE_MIN_CHARS and not text.isascii():
+        done = _table_clean(text)
+        if done is not None:
+            return done
+    return _squash(nfkc(text))
 
 
 def _squash(text: str) -> str:
@@ -63,7 +175,7 @@ def normalise_text(text: str) -> str:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "&" in text and _ENTITY.search(text):
         text = _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
-    return _squash(nfkc(text))
+    return _clean(text)
 
 
 def normalise_body(text: str) -> str:
@@ -71,20 +183,17 @@ def normalise_body(text: str) -> str:
     return paragraphs(normalise_text(text))
 
 
+_PARAGRAPH_GAP = re.compile("\n\n\n+")
+
+
 def paragraphs(text: str) -> str:
     """Lines stripped, paragraphs separated by one blank line; ``text`` must be normalised already."""
-    paragraphs: list[str] = []
-    current: list[str] = []
-    for line in text.split("\n"):
-        line = line.strip()
-        if line:
-            current.append(line)
-        elif current:
-            paragraphs.append("\n".join(current))
-            current = []
-    if current:
-        paragraphs.append("\n".join(current))
-    return "\n\n".join(paragraphs)
+    # with every line stripped, the only line feeds left are line ends: one ends a line inside a
+    # paragraph, two or more (blank lines between) end a paragraph
+    joined = "\n".join([line.strip() for line in text.split("\n")])
+    if "\n\n\n" in joined:
+        joined = _PARAGRAPH_GAP.sub("\n\n", joined)
+    return joined.strip("\n")
 
 
 def normalise_title(text: str | None) -> str | None:
