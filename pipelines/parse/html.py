@@ -192,7 +192,10 @@ def _date_near_top(squeezed: str, lines: list[str]) -> datetime | None:
 
 
 # lines above the story that repeat the headline or print its date, source and font-size switches
-_HEAD_META = re.compile(r"^(?:发布时间|发布日期|发表时间|时间|日期|来源|稿源|发布人|作者|编辑|字号|浏览|点击|阅读)|^\d{4}\s*[-年/.]\s*\d{1,2}")
+_HEAD_META = re.compile(
+    r"^(?:发布时间|发布日期|发表时间|时间|日期|来源|稿源|发布人|作者|编辑|字号|浏览|点击|阅读)"
+    r"|^\d{4}\s*[-年/.]\s*\d{1,2}\s*[-月/.]\s*\d{1,2}\s*日?\s*(?:\d{1,2}:\d{2}(?::\d{2})?)?\s*(?:来源|$|\s)"
+)
 
 
 def _drop_head_furniture(lines: list[str], title: str | None) -> list[str]:

@@ -14,6 +14,7 @@ container) and without elements whose tag, class or id says they are page furnit
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser
@@ -30,6 +31,7 @@ _JUNK_SELECTOR = ", ".join(
 _INLINE = frozenset(
     "a abbr b bdi bdo cite code data dfn em font i kbd mark q s samp small span strong sub sup time u var wbr big tt strike ins del label img -text".split()
 )
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 _PUNCT = "，。！？；、：“”,;"
 # readability's decay: parent gets the whole score, grandparent half, then a third of level...
 _DIVIDER = (1, 2, 6, 9, 12)
@@ -162,8 +164,13 @@ def extract_main_text(tree: LexborHTMLParser) -> Extracted:
             if node_id not in inside:
                 continue
             inside.update(chain)
-        text = " ".join("".join(pieces).split())
-        if not text or link_chars > len(text) * 0.5:
+        raw = "".join(pieces)
+        if _PRIVATE_USE.search(raw):
+            raw = _PRIVATE_USE.sub("", raw)  # icon-font glyphs (U+E000-U+F8FF) are not text
+        if link_chars * 2 > len(raw.strip()):
+            continue  # mostly link text: a related-news list or a menu inside the container
+        text = " ".join(raw.split())  # blanks and source line breaks render as one space
+        if not text:
             continue
         if len(text) >= 20:
             # a paragraph printed twice on one page is a teaser or a widget repeating the story
