@@ -164,7 +164,7 @@ def parse_html(html: str, url_hint: str | None = None, date_hint: datetime | Non
     outlet = None
     if (m := _SOURCE_TEXT.search(visible)) and not m.group("o").startswith(_NOT_OUTLET):
         outlet = m.group("o")
-    lines = _drop_head_furniture(lines, rec["title"])
+    lines = _drop_tail_furniture(_drop_head_furniture(lines, rec["title"]))
     first = clean_line(lines[0]) if lines else ""
     if outlet is None and (m := _BAO_XUN.match(first)):
         # "每日甘肃网-科技鑫报讯" names the outlet that wrote the story
@@ -214,3 +214,18 @@ def _drop_head_furniture(lines: list[str], title: str | None) -> list[str]:
         else:
             break
     return lines[start:]
+
+
+# credits and widgets under the story: "责任编辑：吴金明", "本文来源：新京报", "点击进入专题：", "延伸 · 推荐", "+1"
+_TAIL_META = re.compile(r"^(?:责任编辑|本文来源|点击进入专题|延伸|图集|相关专题|【\s*打印|【\s*关闭)")
+
+
+def _drop_tail_furniture(lines: list[str]) -> list[str]:
+    end = len(lines)
+    while end > 0:
+        line = clean_line(lines[end - 1])
+        if not line or (len(line) <= 60 and _TAIL_META.search(line)) or (len(line) <= 4 and not any(c in line for c in "。！？")):
+            end -= 1
+        else:
+            break
+    return lines[:end]

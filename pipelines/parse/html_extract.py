@@ -20,16 +20,16 @@ from dataclasses import dataclass
 from selectolax.lexbor import LexborHTMLParser
 
 # removed with their content before scoring: never article text
-_JUNK_TAGS = ["script", "style", "noscript", "iframe", "select", "textarea", "button", "svg", "nav", "footer", "aside", "template", "object", "head"]
+_JUNK_TAGS = ["script", "style", "noscript", "iframe", "select", "textarea", "button", "svg", "nav", "footer", "aside", "template", "object", "head", "video", "audio"]
 # furniture announced by class or id (share bars, comment threads, related lists, footers)
 _JUNK_SELECTOR = ", ".join(
     f'[{attr}*="{word}" i]'
     for attr in ("class", "id")
-    for word in ("comment", "share", "related", "recommend", "footer", "breadcrumb", "sidebar", "hotnews", "copyright", "toolbar")
+    for word in ("comment", "share", "related", "recommend", "footer", "breadcrumb", "sidebar", "hotnews", "copyright", "toolbar", "cmt", "SOHUCS")
 )
 # tags whose text flows into the enclosing block instead of starting one
 _INLINE = frozenset(
-    "a abbr b bdi bdo cite code data dfn em font i kbd mark q s samp small span strong sub sup time u var wbr big tt strike ins del label img -text".split()
+    "a abbr b bdi bdo cite code data dfn em font i kbd mark q s samp small span strong sub sup time u var wbr big tt strike ins del label img -text -comment".split()
 )
 _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 _PUNCT = "，。！？；、：“”,;"
@@ -170,8 +170,8 @@ def extract_main_text(tree: LexborHTMLParser) -> Extracted:
         if link_chars * 2 > len(raw.strip()):
             continue  # mostly link text: a related-news list or a menu inside the container
         text = " ".join(raw.split())  # blanks and source line breaks render as one space
-        if not text:
-            continue
+        if not any(c.isalnum() for c in text):
+            continue  # rules, bullets, emoji lost to U+FFFD
         if len(text) >= 20:
             # a paragraph printed twice on one page is a teaser or a widget repeating the story
             if text in seen:
