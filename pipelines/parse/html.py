@@ -133,7 +133,7 @@ def parse_html(html: str, url_hint: str | None = None, date_hint: datetime | Non
 
     doc = None
     if extractor == "fast":
-        got = extract_main_text(tree)
+        got = extract_main_text(tree, html)
         lines = got.lines
         if got.doubtful:
             doc = _trafilatura(html, url_hint)
@@ -201,6 +201,8 @@ _HEAD_META = re.compile(
 def _drop_head_furniture(lines: list[str], title: str | None) -> list[str]:
     start = 0
     for i, raw in enumerate(lines[:8]):
+        if len(raw) > 200:
+            break  # prose: stop before normalising a whole paragraph
         line = clean_line(raw)
         bare = line.rstrip(".…")
         if not line:
@@ -222,7 +224,7 @@ _TAIL_META = re.compile(r"^(?:责任编辑|本文来源|点击进入专题|延�
 
 def _drop_tail_furniture(lines: list[str]) -> list[str]:
     end = len(lines)
-    while end > 0:
+    while end > 0 and len(lines[end - 1]) <= 200:
         line = clean_line(lines[end - 1])
         if not line or (len(line) <= 60 and _TAIL_META.search(line)) or (len(line) <= 4 and not any(c in line for c in "。！？")):
             end -= 1
