@@ -23,7 +23,7 @@ _META_MODIFIED = ("dateUpdate", "dateModified", "article:modified_time", "og:upd
 _META_OUTLET = ("source", "article:author", "og:site_name", "ContentSource", "mediaid")
 _PUBTIME_TEXT = re.compile(r"(?:发布时间|发表时间|发布日期|时间|日期)\s*[:：]\s*(?P<d>[\d年月日:\- ./]{8,25})")
 _SOURCE_TEXT = re.compile(r"(?:来源|稿源|来自)\s*[:：]\s*(?P<o>[^\s|/:：<>\d]{2,20})")
-_BAO_XUN = re.compile(r"^(?P<o>[^\s,,。]{2,16}?)(?:-(?P<o2>[^\s,,。]{2,12}))?讯")
+_BAO_XUN = re.compile(r"^(?P<o>[^\s,,。:：]{2,16}?)(?:-(?P<o2>[^\s,,。:：]{2,12}))?讯")  # not "原标题:快讯"
 # words that follow an empty "来源:" label on share bars, not outlet names
 _NOT_OUTLET = ("分享", "收藏", "打印", "关注", "评论", "作者", "发布", "编辑", "责任")
 _TITLE_SUFFIX = re.compile(r"\s*[-_|—–]\s*[^-_|—–]{1,30}$")
@@ -219,10 +219,19 @@ def _drop_head_furniture(lines: list[str], title: str | None) -> list[str]:
 
 
 # credits and widgets under the story: "责任编辑：吴金明", "本文来源：新京报", "点击进入专题：", "延伸 · 推荐", "+1"
-_TAIL_META = re.compile(r"^(?:责任编辑|本文来源|点击进入专题|延伸|图集|相关专题|【\s*打印|【\s*关闭)")
+_TAIL_META = re.compile(r"^(?:责任编辑|本文来源|点击进入专题|延伸|图集|相关专题|【\s*(?:打印|关闭|纠错))")
+
+
+# a short heading that opens a recommendation box inside the article container ("延伸 · 推荐", "相关阅读")
+_RECOMMEND_HEAD = re.compile(r"^(?:延伸|相关|更多|推荐)[\s·:：]*(?:推荐|阅读|新闻|链接|报道)?$")
 
 
 def _drop_tail_furniture(lines: list[str]) -> list[str]:
+    for i in range(len(lines) - 1, 0, -1):
+        line = lines[i].strip()
+        if len(line) <= 12 and _RECOMMEND_HEAD.match(line):
+            lines = lines[:i]  # the box runs to the end of the container
+            break
     end = len(lines)
     while end > 0 and len(lines[end - 1]) <= 200:
         line = clean_line(lines[end - 1])

@@ -47,7 +47,10 @@ def _junk_selector(source: str | None) -> str:
     """CSS for furniture classes and ids, naming only the words that occur in the page: lexbor parses
     the selector on every call, and parsing all of them costs more than the rest of the extraction."""
     low = source.lower() if source is not None else None
-    return ", ".join(f'[{attr}*="{word}" i]' for word in _JUNK_WORDS if low is None or word in low for attr in ("class", "id"))
+    parts = [f'[{attr}*="{word}" i]' for word in _JUNK_WORDS if low is None or word in low for attr in ("class", "id")]
+    if low is None or "display" in low:
+        parts += ['[style*="display:none" i]', '[style*="display: none" i]']  # hidden copies of teasers and widgets
+    return ", ".join(parts)
 
 
 def extract_main_text(tree: LexborHTMLParser, source: str | None = None) -> Extracted:
