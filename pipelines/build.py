@@ -269,6 +269,9 @@ class _Reader:
     def __init__(self) -> None:
         req_r, self.requests = mp.Pipe(duplex=False)
         self.results, res_w = mp.Pipe(duplex=False)
+        from pipelines.parse.text import _tables
+
+        _tables()  # built once here and inherited, not again in every reader forked after a crash
         gc.freeze()  # the child's collector then leaves the inherited heap alone: fewer copy-on-write pages
         try:
             pid = os.fork()

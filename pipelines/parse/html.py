@@ -9,7 +9,6 @@ import re
 from datetime import datetime
 from typing import Any
 
-import trafilatura
 from selectolax.lexbor import LexborHTMLParser
 
 from pipelines.parse.common import finish_body, site_of
@@ -179,6 +178,8 @@ def parse_html(html: str, url_hint: str | None = None, date_hint: datetime | Non
 
 
 def _trafilatura(html: str, url: str | None) -> Any:
+    import trafilatura  # late: only doubtful pages need it, and importing it costs a no-op rerun ~0.5 s
+
     return trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False, include_tables=False)
 
 
