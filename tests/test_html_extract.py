@@ -96,7 +96,7 @@ def test_real_pages_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*args: object, **kwargs: object) -> None:
         raise AssertionError("trafilatura called")
 
-    monkeypatch.setattr(html_mod.trafilatura, "bare_extraction", boom)
+    monkeypatch.setattr(html_mod, "_trafilatura", boom)
     for path in sorted(GNE.glob("*.html")) + sorted((SAMPLE / "html").rglob("*.*")):
         if path.name == "SOURCES.tsv":
             continue
@@ -114,11 +114,11 @@ def test_doubtful_page_falls_back_to_trafilatura(monkeypatch: pytest.MonkeyPatch
         text = "兰州中院昨日召开执行工作会议,部署下一阶段工作。"
         title = date = url = None
 
-    def fake(html: str, **kwargs: object) -> Doc:
+    def fake(html: str, url: str | None = None) -> Doc:
         calls.append(html)
         return Doc()
 
-    monkeypatch.setattr(html_mod.trafilatura, "bare_extraction", fake)
+    monkeypatch.setattr(html_mod, "_trafilatura", fake)
     assert parse_html(page)["body"] == Doc.text
     assert calls == [page]
 
