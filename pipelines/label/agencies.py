@@ -143,13 +143,8 @@ class _Resolver:
         self.province = region.get("province_code") or None
         self.prefecture = region.get("prefecture_code") or None
         self.county = region.get("county_code") or None
-        self.place_end: dict[int, Hit] = {}
-        self.blocked: list[tuple[int, int]] = []
-        for h in gaz.scan(body):
-            if h.entry.kind == PLACE:
-                self.place_end[h.end] = h
-            else:
-                self.blocked.append((h.start, h.end))
+        self.hits = hits = gaz.scan(body)  # the region stage's scan of the same body (cached)
+        self.place_end: dict[int, Hit] = {h.end: h for h in hits if h.entry.kind == PLACE}
 
     # ----- places --------------------------------------------------------------------------
 
@@ -265,7 +260,8 @@ class _Resolver:
         return self.body.rfind("《", 0, pos) > self.body.rfind("》", 0, pos)
 
     def overlaps_blocker(self, s: int, e: int) -> bool:
-        return any(bs < e and s < be for bs, be in self.blocked)
+        # Rarely asked: the non-place hits are looked at only here.
+        return any(h.start < e and s < h.end and h.entry.kind != PLACE for h in self.hits)
 
     def placed_prefix(self, s: int, limit: int = 4) -> tuple[Hit, str] | None:
         """A place written a few characters before ``s`` and the free text between them:
@@ -300,7 +296,16 @@ def find_agencies(article: Mapping[str, Any], region: Mapping[str, Any] | None, 
     ``mentions`` the rows of the ``agency_mentions`` table without ``article_id`` (name, type, level,
     region_code, surface, offset). ``region`` is the dict returned by ``resolve_region``.
     """
-    body = article.get("body") or ""
+    agencies, mentions = find_mentions(article.get("body") or "", region, gaz)
+    return agencies, [dict(zip(MENTION_FIELDS, m, strict=True)) for m in mentions]
+
+
+MENTION_FIELDS = ("name", "type", "level", "region_code", "surface", "offset")
+
+
+def find_mentions(body: str, region: Mapping[str, Any] | None, gaz: Gazetteer) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]]]:
+    """``find_agencies`` for a body, with the mentions as tuples in ``MENTION_FIELDS`` order (what
+    the label stage turns into columns, without building a dict per mention)."""
     if not body:
         return [], []
     rules: AgencyRules = gaz.agency_rules
@@ -313,11 +318,13 @@ def find_agencies(article: Mapping[str, Any], region: Mapping[str, Any] | None, 
     # is that organ, wherever it recurs (not the article's own 中院).
     defs = [(m.start(), m.end(), m.group(1)) for m in _ABBR.finditer(body)] if "简称" in body else []
     short: dict[str, _Mention] = {}
+    patterns = rules.patterns
+    books = "《" in body  # no 《 at all: no mention is inside a cited title (skips two rfinds a match)
     for idx, s, e in matches:
-        pat = rules.patterns[idx]
+        pat = patterns[idx]
         if pat.organ is None and pat.national is None:
             continue  # blocker
-        if r.in_book_title(s):
+        if books and r.in_book_title(s):
             continue
         if defs:
             d = next((d for d in defs if d[0] <= s < d[1]), None)
@@ -339,9 +346,7 @@ def find_agencies(article: Mapping[str, Any], region: Mapping[str, Any] | None, 
         m = _resolve(pat, s, e, r, rules, out)
         if m is not None:
             out.append(m)
-    return _group(out), [
-        {"name": m.name, "type": m.type, "level": m.level, "region_code": m.region_code, "surface": m.surface, "offset": m.offset} for m in out
-    ]
+    return _group(out), [(m.name, m.type, m.level, m.region_code, m.surface, m.offset) for m in out]
 
 
 def _resolve(pat: Pattern, s: int, e: int, r: _Resolver, rules: AgencyRules, out: list[_Mention]) -> _Mention | None:
