@@ -183,6 +183,13 @@ class Gazetteer:
             implementation=ahocorasick_rs.Implementation.DFA,  # fastest scans on 2-5 KB bodies (bench_label_region)
         )
         self._max_surface = max(len(e.surface) for e in self._entries)
+        # Per automaton pattern, what scan() asks of every hit, looked up once here instead of per
+        # hit: (entry, filtered, per-name follow rejects, has_context, left-context reject chars).
+        rules = self.rules
+        self._scan_meta: list[tuple[Entry, bool, tuple[str, ...] | None, bool, str | None]] = [
+            (e, e.filtered, rules.follow_reject_for.get(e.surface) or None, e.has_context, rules.left_reject.get(e.surface) or None)
+            for e in self._entries
+        ]
         self._load_outlets()
         self._pinyin = self._build_pinyin()
         self._last_text: str | None = None
@@ -325,24 +332,21 @@ class Gazetteer:
             return self._last_hits
         reject = self.rules.follow_reject
         accept = self.rules.follow_accept
-        left = self.rules.left_reject
-        reject_for = self.rules.follow_reject_for
+        meta = self._scan_meta
         hits: list[Hit] = []
         footers: list[int] = []
-        entries = self._entries
         n = len(text)
         resume = 0
         for idx, s, e in self._ac.find_matches_as_indexes(text):
             if s < resume:
                 continue  # inside a hit recovered after a per-name rejection
-            entry = entries[idx]
+            entry, filtered, extra, has_context, left_chars = meta[idx]
             follow_ok = False
-            if entry.filtered:
+            if filtered:
                 if e < n:
                     nxt = text[e]
                     if nxt in reject and self._follow_rejected(text, e):
                         continue
-                    extra = reject_for.get(entry.surface)
                     if extra and any(text.startswith(w, e) for w in extra):
                         # 从江|苏 is 从 + 江苏: the match hid a name starting one character later.
                         again = self._shifted_hit(text, s + 1)
@@ -350,9 +354,9 @@ class Gazetteer:
                             hits.append(again)
                             resume = again.end
                         continue
-                    if entry.has_context and nxt in accept:
+                    if has_context and nxt in accept:
                         follow_ok = any(text.startswith(w, e) for w in accept[nxt])
-                if s > 0 and entry.surface in left and text[s - 1] in left[entry.surface]:
+                if left_chars and s > 0 and text[s - 1] in left_chars:
                     continue
             elif entry.kind == FOOTER:
                 footers.append(s)
