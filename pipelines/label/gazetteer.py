@@ -296,6 +296,7 @@ class Gazetteer:
                 self._hosts[h.lower()] = o
         names = sorted(self._outlets)
         self._outlet_names = names
+        self._outlet_by_index = [self._outlets[n] for n in names]
         self._outlet_ac = ahocorasick_rs.AhoCorasick(
             names, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest, implementation=ahocorasick_rs.Implementation.DFA
         )
@@ -424,7 +425,8 @@ class Gazetteer:
         return self._outlets[self._outlet_names[found[0][0]]] if found else None
 
     def find_outlets(self, text: str) -> list[tuple[int, int, Outlet]]:
-        return [(s, e, self._outlets[self._outlet_names[i]]) for i, s, e in self._outlet_ac.find_matches_as_indexes(text)]
+        by_index = self._outlet_by_index
+        return [(s, e, by_index[i]) for i, s, e in self._outlet_ac.find_matches_as_indexes(text)]
 
     def outlet_for_host(self, host: str) -> Outlet | None:
         host = host.lower().removeprefix("www.").removeprefix("m.")
