@@ -187,8 +187,7 @@ class Gazetteer:
         # hit: (entry, filtered, per-name follow rejects, has_context, left-context reject chars).
         rules = self.rules
         self._scan_meta: list[tuple[Entry, bool, tuple[str, ...] | None, bool, str | None]] = [
-            (e, e.filtered, rules.follow_reject_for.get(e.surface) or None, e.has_context, rules.left_reject.get(e.surface) or None)
-            for e in self._entries
+            (e, e.filtered, rules.follow_reject_for.get(e.surface) or None, e.has_context, rules.left_reject.get(e.surface) or None) for e in self._entries
         ]
         self._load_outlets()
         self._pinyin = self._build_pinyin()
