@@ -287,6 +287,7 @@ class Gazetteer:
     def _load_outlets(self) -> None:
         self._outlets: dict[str, Outlet] = {}
         self._hosts: dict[str, Outlet] = {}
+        self._host_memo: dict[str, Outlet | None] = {}
         for r in _read_csv(self.data_dir / "outlets.csv"):
             o = Outlet(r["outlet"], r["code"], r["level"])
             for s in (r["outlet"], *_split(r["aliases"])):
@@ -428,6 +429,17 @@ class Gazetteer:
         return [(s, e, by_index[i]) for i, s, e in self._outlet_ac.find_matches_as_indexes(text)]
 
     def outlet_for_host(self, host: str) -> Outlet | None:
+        # A corpus has few distinct hosts: remember the answer per host (bounded, and a pure function).
+        try:
+            return self._host_memo[host]
+        except KeyError:
+            pass
+        if len(self._host_memo) > 50_000:
+            self._host_memo.clear()
+        hit = self._host_memo[host] = self._outlet_for_host(host)
+        return hit
+
+    def _outlet_for_host(self, host: str) -> Outlet | None:
         host = host.lower().removeprefix("www.").removeprefix("m.")
         parts = host.split(".")
         for i in range(len(parts) - 1):
