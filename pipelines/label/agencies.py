@@ -24,6 +24,7 @@ from pipelines.label.gazetteer import MUNICIPALITIES, NATIONAL_CODE, PLACE, Divi
 if TYPE_CHECKING:
     from pipelines.label.gazetteer import Gazetteer
 
+_MEMO_MAX = 200_000  # entries of AgencyRules.memo before it starts over (bounded memory)
 LEVEL_RANK = {"province": 0, "prefecture": 1, "county": 2}
 _ABBR = re.compile(r"[（(]\s*(?:以下)?简称[：:“\"]?([\u4e00-\u9fff]{2,10})[”\"]?\s*[）)]")
 # Characters that end the free-text prefix of a 派出所 name (民警在城关派出所 -> 城关); the prefix only
@@ -89,6 +90,9 @@ class AgencyRules:
         self.level_chars = level_chars
         self.bare_reject = frozenset(bare_reject)
         self.path = path
+        # (id(organ), code, place, surface) -> (division at the organ's level, (name, level)); the
+        # organs are kept alive by ``patterns``, so their ids stay theirs.
+        self.memo: dict[tuple[int, str, str, str], tuple[Division | None, tuple[str, str] | None]] = {}
         self.ac = ahocorasick_rs.AhoCorasick(
             [p.surface for p in patterns],
             matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
@@ -143,13 +147,9 @@ class _Resolver:
         self.province = region.get("province_code") or None
         self.prefecture = region.get("prefecture_code") or None
         self.county = region.get("county_code") or None
-        self.place_end: dict[int, Hit] = {}
-        self.blocked: list[tuple[int, int]] = []
-        for h in gaz.scan(body):
-            if h.entry.kind == PLACE:
-                self.place_end[h.end] = h
-            else:
-                self.blocked.append((h.start, h.end))
+        self.hits = hits = gaz.scan(body)  # the region stage's scan of the same body (cached)
+        self.place_end: dict[int, Hit] = {h.end: h for h in hits if h.entry.kind == PLACE}
+        self._blocked: list[tuple[int, int]] | None = None
 
     # ----- places --------------------------------------------------------------------------
 
@@ -265,7 +265,10 @@ class _Resolver:
         return self.body.rfind("《", 0, pos) > self.body.rfind("》", 0, pos)
 
     def overlaps_blocker(self, s: int, e: int) -> bool:
-        return any(bs < e and s < be for bs, be in self.blocked)
+        blocked = self._blocked
+        if blocked is None:  # built on first use: most articles never ask
+            blocked = self._blocked = [(h.start, h.end) for h in self.hits if h.entry.kind != PLACE]
+        return any(bs < e and s < be for bs, be in blocked)
 
     def placed_prefix(self, s: int, limit: int = 4) -> tuple[Hit, str] | None:
         """A place written a few characters before ``s`` and the free text between them:
@@ -300,7 +303,16 @@ def find_agencies(article: Mapping[str, Any], region: Mapping[str, Any] | None, 
     ``mentions`` the rows of the ``agency_mentions`` table without ``article_id`` (name, type, level,
     region_code, surface, offset). ``region`` is the dict returned by ``resolve_region``.
     """
-    body = article.get("body") or ""
+    agencies, mentions = find_mentions(article.get("body") or "", region, gaz)
+    return agencies, [dict(zip(MENTION_FIELDS, m, strict=True)) for m in mentions]
+
+
+MENTION_FIELDS = ("name", "type", "level", "region_code", "surface", "offset")
+
+
+def find_mentions(body: str, region: Mapping[str, Any] | None, gaz: Gazetteer) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]]]:
+    """``find_agencies`` for a body, with the mentions as tuples in ``MENTION_FIELDS`` order (what
+    the label stage turns into columns, without building a dict per mention)."""
     if not body:
         return [], []
     rules: AgencyRules = gaz.agency_rules
@@ -311,13 +323,15 @@ def find_agencies(article: Mapping[str, Any], region: Mapping[str, Any] | None, 
     out: list[_Mention] = []
     # 新疆生产建设兵团第四师中级人民法院（以下简称四师中院）: the short form defined right after an organ
     # is that organ, wherever it recurs (not the article's own 中院).
-    defs = [(m.start(), m.end(), m.group(1)) for m in _ABBR.finditer(body)] if "简称" in body else []
+    defs = _abbreviations(body)
     short: dict[str, _Mention] = {}
+    patterns = rules.patterns
+    books = "《" in body  # no 《 at all: no mention is inside a cited title (skips two rfinds a match)
     for idx, s, e in matches:
-        pat = rules.patterns[idx]
+        pat = patterns[idx]
         if pat.organ is None and pat.national is None:
             continue  # blocker
-        if r.in_book_title(s):
+        if books and r.in_book_title(s):
             continue
         if defs:
             d = next((d for d in defs if d[0] <= s < d[1]), None)
@@ -339,9 +353,20 @@ def find_agencies(article: Mapping[str, Any], region: Mapping[str, Any] | None, 
         m = _resolve(pat, s, e, r, rules, out)
         if m is not None:
             out.append(m)
-    return _group(out), [
-        {"name": m.name, "type": m.type, "level": m.level, "region_code": m.region_code, "surface": m.surface, "offset": m.offset} for m in out
-    ]
+    return _group(out), [(m.name, m.type, m.level, m.region_code, m.surface, m.offset) for m in out]
+
+
+def _abbreviations(body: str) -> list[tuple[int, int, str]]:
+    """(start, end, short form) of each （以下简称…） in ``body``.
+
+    Every match holds 简称 after only [（(], whitespace and 以下, so the search starts just before
+    the first 简称 instead of testing the bracket class at every character of the body."""
+    k = body.find("简称")
+    if k < 0:
+        return []
+    while k > 0 and (body[k - 1] in "以下" or body[k - 1].isspace()):  # what \s and 以下 may cover
+        k -= 1
+    return [(m.start(), m.end(), m.group(1)) for m in _ABBR.finditer(body, max(k - 1, 0))]
 
 
 def _resolve(pat: Pattern, s: int, e: int, r: _Resolver, rules: AgencyRules, out: list[_Mention]) -> _Mention | None:
@@ -455,10 +480,19 @@ def _resolve(pat: Pattern, s: int, e: int, r: _Resolver, rules: AgencyRules, out
         place, surface_core = "", pat.core
     if code is None:
         return None
-    d = r.at_level(code, organ)
+    # at_level and name depend only on the gazetteer and their arguments: remember them per process
+    # (the same few organs of the same few places recur in article after article).
+    cache = rules.memo
+    key = (id(organ), code, place, surface_core)
+    got = cache.get(key)
+    if got is None:
+        if len(cache) > _MEMO_MAX:
+            cache.clear()
+        d = r.at_level(code, organ)
+        got = cache[key] = (d, r.name(organ, d, place, surface_core) if d is not None else None)
+    d, named = got
     if d is None:
         return None
-    named = r.name(organ, d, place, surface_core)
     if named is None:
         return None
     if parent is not None:

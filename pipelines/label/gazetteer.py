@@ -183,6 +183,12 @@ class Gazetteer:
             implementation=ahocorasick_rs.Implementation.DFA,  # fastest scans on 2-5 KB bodies (bench_label_region)
         )
         self._max_surface = max(len(e.surface) for e in self._entries)
+        # Per automaton pattern, what scan() asks of every hit, looked up once here instead of per
+        # hit: (entry, filtered, per-name follow rejects, has_context, left-context reject chars).
+        rules = self.rules
+        self._scan_meta: list[tuple[Entry, bool, tuple[str, ...] | None, bool, str | None]] = [
+            (e, e.filtered, rules.follow_reject_for.get(e.surface) or None, e.has_context, rules.left_reject.get(e.surface) or None) for e in self._entries
+        ]
         self._load_outlets()
         self._pinyin = self._build_pinyin()
         self._last_text: str | None = None
@@ -281,6 +287,7 @@ class Gazetteer:
     def _load_outlets(self) -> None:
         self._outlets: dict[str, Outlet] = {}
         self._hosts: dict[str, Outlet] = {}
+        self._host_memo: dict[str, Outlet | None] = {}
         for r in _read_csv(self.data_dir / "outlets.csv"):
             o = Outlet(r["outlet"], r["code"], r["level"])
             for s in (r["outlet"], *_split(r["aliases"])):
@@ -289,6 +296,7 @@ class Gazetteer:
                 self._hosts[h.lower()] = o
         names = sorted(self._outlets)
         self._outlet_names = names
+        self._outlet_by_index = [self._outlets[n] for n in names]
         self._outlet_ac = ahocorasick_rs.AhoCorasick(
             names, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest, implementation=ahocorasick_rs.Implementation.DFA
         )
@@ -325,24 +333,21 @@ class Gazetteer:
             return self._last_hits
         reject = self.rules.follow_reject
         accept = self.rules.follow_accept
-        left = self.rules.left_reject
-        reject_for = self.rules.follow_reject_for
+        meta = self._scan_meta
         hits: list[Hit] = []
         footers: list[int] = []
-        entries = self._entries
         n = len(text)
         resume = 0
         for idx, s, e in self._ac.find_matches_as_indexes(text):
             if s < resume:
                 continue  # inside a hit recovered after a per-name rejection
-            entry = entries[idx]
+            entry, filtered, extra, has_context, left_chars = meta[idx]
             follow_ok = False
-            if entry.filtered:
+            if filtered:
                 if e < n:
                     nxt = text[e]
                     if nxt in reject and self._follow_rejected(text, e):
                         continue
-                    extra = reject_for.get(entry.surface)
                     if extra and any(text.startswith(w, e) for w in extra):
                         # 从江|苏 is 从 + 江苏: the match hid a name starting one character later.
                         again = self._shifted_hit(text, s + 1)
@@ -350,9 +355,9 @@ class Gazetteer:
                             hits.append(again)
                             resume = again.end
                         continue
-                    if entry.has_context and nxt in accept:
+                    if has_context and nxt in accept:
                         follow_ok = any(text.startswith(w, e) for w in accept[nxt])
-                if s > 0 and entry.surface in left and text[s - 1] in left[entry.surface]:
+                if left_chars and s > 0 and text[s - 1] in left_chars:
                     continue
             elif entry.kind == FOOTER:
                 footers.append(s)
@@ -420,9 +425,21 @@ class Gazetteer:
         return self._outlets[self._outlet_names[found[0][0]]] if found else None
 
     def find_outlets(self, text: str) -> list[tuple[int, int, Outlet]]:
-        return [(s, e, self._outlets[self._outlet_names[i]]) for i, s, e in self._outlet_ac.find_matches_as_indexes(text)]
+        by_index = self._outlet_by_index
+        return [(s, e, by_index[i]) for i, s, e in self._outlet_ac.find_matches_as_indexes(text)]
 
     def outlet_for_host(self, host: str) -> Outlet | None:
+        # A corpus has few distinct hosts: remember the answer per host (bounded, and a pure function).
+        try:
+            return self._host_memo[host]
+        except KeyError:
+            pass
+        if len(self._host_memo) > 50_000:
+            self._host_memo.clear()
+        hit = self._host_memo[host] = self._outlet_for_host(host)
+        return hit
+
+    def _outlet_for_host(self, host: str) -> Outlet | None:
         host = host.lower().removeprefix("www.").removeprefix("m.")
         parts = host.split(".")
         for i in range(len(parts) - 1):

@@ -399,6 +399,7 @@ def _body_signals(
     seen_nat: dict[str, list[Any]] = {}
     nat_repeat = W["national_repeat"]
     party_cap = cap * party_f
+    books = "《" in body  # without one, no national marker sits in a cited title
     for i, (start, end, e, follow_ok) in enumerate(hits):
         kind = e.kind
         if start < skip_before and (kind == PLACE or kind == COUNTRY):
@@ -443,7 +444,7 @@ def _body_signals(
             else:
                 rec[1] = min(cap, rec[1] + f * repeat * W["foreign"])
         elif kind == NATIONAL:
-            if body.rfind("《", 0, start) > body.rfind("》", 0, start):
+            if books and body.rfind("《", 0, start) > body.rfind("》", 0, start):
                 continue  # cited document title: 《最高人民法院关于…》
             if start > 0 and ((i > 0 and hits[i - 1].end == start and hits[i - 1].entry.kind == COUNTRY) or _foreign_organ(body, start)):
                 continue  # 美国国务院, 马国卫生部: another country's organ

@@ -16,12 +16,12 @@ from typing import Any
 import pyarrow as pa
 
 from pipelines import __version__
-from pipelines.label.agencies import find_agencies
+from pipelines.label.agencies import find_agencies, find_mentions
 from pipelines.label.gazetteer import data_files as gazetteer_files
 from pipelines.label.gazetteer import load_gazetteer
 from pipelines.label.region import resolve_region
 from pipelines.label.topics import load_taxonomy
-from pipelines.schema import AGENCY_MENTIONS, ARTICLES, LABEL_COLUMNS
+from pipelines.schema import AGENCY_MENTIONS, ARTICLES, LABEL_COLUMNS, REGION_COLUMNS
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 LABEL_CODE = sorted(Path(__file__).resolve().parent.glob("*.py"))
@@ -64,23 +64,47 @@ class Labeller:
         return labels, mentions
 
     def label_table(self, parsed: pa.Table, duplicate_of: dict[str, str] | None = None) -> tuple[pa.Table, pa.Table]:
-        """Parsed table → (articles table, agency_mentions table), both conformed to the schema."""
-        cols = ["article_id", "title", "body", "breadcrumb", "outlet", "url", "site", "source_format"]
+        """Parsed table → (articles table, agency_mentions table), both conformed to the schema.
+
+        Output columns are filled as plain lists, one append per value: no per-row label or mention
+        dicts (they cost as much as some of the labelling itself)."""
+        cols = ["article_id", "title", "body", "breadcrumb", "outlet", "url", "site"]
         view = parsed.select(cols).to_pylist()
-        label_cols: dict[str, list[Any]] = {k: [] for k in LABEL_COLUMNS}
-        mention_rows: list[dict[str, Any]] = []
+        gaz, classify = self.gaz, self.taxonomy.classify
+        region_lists = [[] for _ in REGION_COLUMNS]
+        region_cols = list(zip(REGION_COLUMNS, region_lists, strict=True))
+        agencies_col: list[Any] = []
+        topics_col: list[Any] = []
+        evidence_col: list[Any] = []
+        m_ids: list[str] = []
+        m_cols: tuple[list[Any], ...] = ([], [], [], [], [], [])  # name, type, level, region_code, surface, offset
         for art in view:
-            labels, mentions = self.label_row(art)
-            for k in LABEL_COLUMNS:
-                label_cols[k].append(labels.get(k))
-            for m in mentions:
-                mention_rows.append({"article_id": art["article_id"], **{k: m.get(k) for k in AGENCY_MENTIONS.names if k != "article_id"}})
+            region = resolve_region(art, gaz)
+            for k, lst in region_cols:
+                lst.append(region.get(k))
+            agencies, mentions = find_mentions(art["body"] or "", region, gaz)
+            agencies_col.append(agencies)
+            if mentions:
+                m_ids.extend([art["article_id"]] * len(mentions))
+                for lst, values in zip(m_cols, zip(*mentions, strict=True), strict=False):
+                    lst.extend(values)
+            topics, evidence = classify(art["title"] or "", art["body"] or "")
+            topics_col.append(topics)
+            evidence_col.append(evidence)
+        label_cols = dict(zip(REGION_COLUMNS, region_lists, strict=True))
+        label_cols["agencies"] = agencies_col
+        label_cols["topics"] = topics_col
+        label_cols["topic_evidence"] = evidence_col
         table = parsed
         for k in LABEL_COLUMNS:
             table = table.append_column(ARTICLES[k].field(), pa.array(label_cols[k], type=ARTICLES[k].type))
         dups = duplicate_of or {}
         table = table.append_column(ARTICLES["duplicate_of"].field(), pa.array([dups.get(a["article_id"]) for a in view], type=pa.string()))
-        mentions_table = AGENCY_MENTIONS.from_records(mention_rows) if mention_rows else AGENCY_MENTIONS.empty()
+        if m_ids:
+            arrays = [pa.array(values, type=c.type) for values, c in zip((m_ids, *m_cols), AGENCY_MENTIONS.columns, strict=True)]
+            mentions_table = pa.Table.from_arrays(arrays, schema=AGENCY_MENTIONS.arrow_schema())
+        else:
+            mentions_table = AGENCY_MENTIONS.empty()
         return ARTICLES.conform(table), mentions_table
 
 

@@ -263,9 +263,13 @@ _DAMP = [0.0] + [1.0 + math.log(n) for n in range(1, _DAMP_N)]
 
 def _encode(text: str) -> bytes:
     """UTF-8 bytes with line breaks removed (PDF-wrapped text must still match)."""
-    if "\n" in text or "\r" in text:
-        text = text.replace("\r", "").replace("\n", "")
-    return text.encode("utf-8", "surrogatepass")
+    # Removed from the bytes, not the str: CR and LF never occur inside a multi-byte UTF-8 sequence,
+    # bytes.replace is a memchr loop, and encode() reuses the UTF-8 copy that the gazetteer's scan
+    # of the same body already made (a str.replace would make a new str to encode from scratch).
+    data = text.encode("utf-8", "surrogatepass")
+    if b"\n" in data or b"\r" in data:
+        data = data.replace(b"\r", b"").replace(b"\n", b"")
+    return data
 
 
 # ------------------------------------------------------------------------------------------------
