@@ -792,7 +792,9 @@ def _load_duplicate_index(snapshot: Path, manifest: pa.Table, index: DuplicateIn
     table = table.join(seqs, keys="source_file", join_type="left outer")
     table = table.set_column(table.schema.get_field_index("seq"), "seq", pc.fill_null(table["seq"], 0))
     table = table.sort_by([("seq", "ascending"), ("source_file", "ascending"), ("article_id", "ascending")])
-    index.extend(zip(*(table.column(c).to_pylist() for c in ("article_id", "content_hash", "simhash", "body_chars", "duplicate_of")), strict=True))
+    names = ("article_id", "content_hash", "simhash", "body_chars", "duplicate_of")
+    for batch in table.select(list(names)).to_batches(max_chunksize=65_536):  # Python objects a slice at a time
+        index.extend(zip(*(batch.column(c).to_pylist() for c in names), strict=True))
 
 
 def _drop_files_from_part(store: Store, pid: str, drop: set[str], new_id: bool = False) -> str:
