@@ -7,6 +7,7 @@ chunks, compared with a hash join, and only the files that need reading become `
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ INPUTS = pa.schema(
 WALKED = pa.schema(
     [
         pa.field("rel", pa.string(), False),
-        pa.field("path", pa.string()),
+        pa.field("path", pa.binary()),  # os.fsencode'd: a name with undecodable bytes is no valid string
         pa.field("size", pa.int64()),
         pa.field("mtime_ns", pa.int64()),
         pa.field("problem", pa.string()),
@@ -64,7 +65,7 @@ class Walked:
         """``InputFile``s for some WALKED rows (made only for the files to read, batch by batch)."""
         cols = [rows.column(c).to_pylist() for c in ("rel", "path", "size", "mtime_ns", "problem", "detail")]
         for rel, path, size, mtime, problem, detail in zip(*cols, strict=True):
-            yield InputFile(rel, path if path is not None else f"{self.root.rstrip('/')}/{rel}", size, mtime, problem, detail or "")
+            yield InputFile(rel, os.fsdecode(path) if path is not None else f"{self.root.rstrip('/')}/{rel}", size, mtime, problem, detail or "")
 
 
 def collect_walk(files: Iterable[InputFile], root: str) -> Walked:
@@ -73,7 +74,7 @@ def collect_walk(files: Iterable[InputFile], root: str) -> Walked:
     prefix = root + "/"
     chunks: list[pa.Table] = []
     rels: list[str] = []
-    paths: list[str | None] = []
+    paths: list[bytes | None] = []
     sizes: list[int] = []
     mtimes: list[int] = []
     problems: list[str | None] = []
@@ -83,7 +84,7 @@ def collect_walk(files: Iterable[InputFile], root: str) -> Walked:
     def flush() -> None:
         start = sum(c.num_rows for c in chunks)
         order = pa.array(range(start, start + len(rels)), pa.int64())
-        chunks.append(pa.Table.from_arrays([pa.array(rels, pa.string()), pa.array(paths, pa.string()), pa.array(sizes, pa.int64()),
+        chunks.append(pa.Table.from_arrays([pa.array(rels, pa.string()), pa.array(paths, pa.binary()), pa.array(sizes, pa.int64()),
                                             pa.array(mtimes, pa.int64()), pa.array(problems, pa.string()),
                                             pa.array(details, pa.string()), order], schema=WALKED))
         for v in (rels, paths, sizes, mtimes, problems, details):
@@ -95,7 +96,7 @@ def collect_walk(files: Iterable[InputFile], root: str) -> Walked:
             ignored += 1
             continue
         rels.append(rel)
-        paths.append(None if path == prefix + rel else path)
+        paths.append(None if path == prefix + rel else os.fsencode(path))
         sizes.append(size)
         mtimes.append(mtime)
         problems.append(problem)
