@@ -22,9 +22,12 @@ a missing aggregate on the fly from an older dataset.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
+
+AGGREGATE_MEMORY = "512MB"  # DuckDB's budget for the aggregates; beyond it, sorts spill to disk
 
 
 def key(list_sql: str) -> str:
@@ -123,9 +126,15 @@ def build_aggregates(snapshot: Path) -> None:
     con = duckdb.connect()
     con.execute("SET threads TO 2")
     con.execute("SET preserve_insertion_order = true")
+    # the sorts of article_facts and agency_articles hold every row at once (3.6 GB at 1M articles
+    # unbounded): cap DuckDB's memory and let it spill to a folder of the snapshot being built
+    spill = snapshot / ".duckdb-spill"
+    con.execute(f"SET memory_limit = '{AGGREGATE_MEMORY}'")
+    con.execute(f"SET temp_directory = '{spill.as_posix()}'")
     con.execute(f"CREATE VIEW a AS SELECT * FROM read_parquet('{art}', filename = true, file_row_number = true)")
     con.execute(f"CREATE VIEW m AS SELECT * FROM read_parquet('{men}')")
     for stem, sql in AGGREGATES.items():
         target = (out / f"{stem}.parquet").as_posix()
         con.execute(f"COPY ({sql}) TO '{target}' (FORMAT PARQUET, COMPRESSION ZSTD, ROW_GROUP_SIZE 122880)")
     con.close()
+    shutil.rmtree(spill, ignore_errors=True)
