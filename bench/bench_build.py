@@ -18,11 +18,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -65,18 +65,25 @@ def raw_ceiling(folder: Path, workers: int) -> tuple[float, int]:
 
 
 def run_build(inp: Path, ds: Path, workers: int) -> tuple[float, float, str]:
-    """Wall time, peak RSS (MiB) of the largest process, last line of the summary."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "pipelines", "build", "--input", str(inp), "--dataset", str(ds), "--workers", str(workers), "--no-progress"],
-        cwd=ROOT, capture_output=True, text=True,
-    )
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"build failed:\n{proc.stderr}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before) / 1024, proc.stdout.strip().splitlines()[1]
+    """Wall time, peak RSS (MiB) of the largest process of this build (main or worker), summary line.
+
+    ``os.wait4`` gives the build's own rusage, whose ru_maxrss covers its waited-for workers too,
+    so each build's peak is its own (RUSAGE_CHILDREN would carry the largest of all earlier runs).
+    """
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipelines", "build", "--input", str(inp), "--dataset", str(ds), "--workers", str(workers), "--no-progress"],
+            cwd=ROOT, stdout=out, stderr=err, text=True,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(f"build failed:\n{err.read()}")
+        return wall, usage.ru_maxrss / 1024, out.read().strip().splitlines()[1]
 
 
 def main() -> None:
