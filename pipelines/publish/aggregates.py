@@ -23,11 +23,13 @@ a missing aggregate on the fly from an older dataset.
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import duckdb
 
-AGGREGATE_MEMORY = "512MB"  # DuckDB's budget for the aggregates; beyond it, sorts spill to disk
+# DuckDB's memory budgets for one aggregate table, tried in turn (None: DuckDB's default, 80% of RAM)
+AGGREGATE_MEMORY: tuple[str | None, ...] = ("512MB", "1GB", "2GB", "4GB", None)
 
 
 def key(list_sql: str) -> str:
@@ -119,22 +121,41 @@ AGGREGATES: dict[str, str] = {
 
 
 def build_aggregates(snapshot: Path) -> None:
+    """Write the aggregate tables of ``snapshot``, within as small a DuckDB memory budget as works.
+
+    The sorts of article_facts and agency_articles hold every row (3.7 GB at 1M articles without a
+    cap). Capped, DuckDB spills sorts and joins to disk, but not every operator can spill; so a
+    budget that proves too small is doubled and the table written again, rather than failing a build.
+    """
     out = snapshot / "aggregates"
     out.mkdir(parents=True, exist_ok=True)
+    for stem, sql in AGGREGATES.items():
+        for limit in AGGREGATE_MEMORY:
+            try:
+                _write_aggregate(snapshot, stem, sql, limit)
+                break
+            except duckdb.OutOfMemoryException:
+                if limit is None:
+                    raise
+                print(f"aggregates: {stem} needs more than {limit} of memory; retrying with more", file=sys.stderr)
+
+
+def _write_aggregate(snapshot: Path, stem: str, sql: str, memory_limit: str | None) -> None:
     art = (snapshot / "articles").as_posix() + "/*.parquet"
     men = (snapshot / "agency_mentions").as_posix() + "/*.parquet"
-    con = duckdb.connect()
-    con.execute("SET threads TO 2")
-    con.execute("SET preserve_insertion_order = true")
-    # the sorts of article_facts and agency_articles hold every row at once (3.6 GB at 1M articles
-    # unbounded): cap DuckDB's memory and let it spill to a folder of the snapshot being built
     spill = snapshot / ".duckdb-spill"
-    con.execute(f"SET memory_limit = '{AGGREGATE_MEMORY}'")
-    con.execute(f"SET temp_directory = '{spill.as_posix()}'")
-    con.execute(f"CREATE VIEW a AS SELECT * FROM read_parquet('{art}', filename = true, file_row_number = true)")
-    con.execute(f"CREATE VIEW m AS SELECT * FROM read_parquet('{men}')")
-    for stem, sql in AGGREGATES.items():
-        target = (out / f"{stem}.parquet").as_posix()
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads TO 2")
+        con.execute("SET preserve_insertion_order = true")
+        con.execute("SET enable_progress_bar = false")
+        if memory_limit is not None:
+            con.execute(f"SET memory_limit = '{memory_limit}'")
+        con.execute(f"SET temp_directory = '{spill.as_posix()}'")
+        con.execute(f"CREATE VIEW a AS SELECT * FROM read_parquet('{art}', filename = true, file_row_number = true)")
+        con.execute(f"CREATE VIEW m AS SELECT * FROM read_parquet('{men}')")
+        target = (snapshot / "aggregates" / f"{stem}.parquet").as_posix()
         con.execute(f"COPY ({sql}) TO '{target}' (FORMAT PARQUET, COMPRESSION ZSTD, ROW_GROUP_SIZE 122880)")
-    con.close()
-    shutil.rmtree(spill, ignore_errors=True)
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
