@@ -542,19 +542,8 @@ def _executor(opts: BuildOptions) -> Iterator[Executor]:
     """
     if opts.engine == "local":
         ctx = mp.get_context("fork") if sys.platform != "win32" else mp.get_context()
-        pool = ProcessPoolExecutor(max_workers=opts.workers, mp_context=ctx, initializer=_init_worker)
-        try:
+        with ProcessPoolExecutor(max_workers=opts.workers, mp_context=ctx, initializer=_init_worker) as pool:
             yield pool
-        except BaseException:
-            # Ctrl-C or a failure: do not wait for queued parts (thousands of label tasks on a big
-            # run). Workers write parts atomically and the snapshot swap has not happened, so killing
-            # them loses only unfinished parts (their readers die with them: PDEATHSIG).
-            pool.shutdown(wait=False, cancel_futures=True)
-            for proc in list((getattr(pool, "_processes", None) or {}).values()):
-                with contextlib.suppress(Exception):
-                    proc.kill()
-            raise
-        pool.shutdown(wait=True)
         return
     if opts.engine != "dask":
         raise ValueError(f"unknown engine {opts.engine!r} (use local or dask)")
