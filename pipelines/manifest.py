@@ -59,19 +59,18 @@ def load_manifest(snapshot: Path | None) -> pa.Table:
 class Walked:
     table: pa.Table  # WALKED rows in walk order
     ignored: int = 0
-    root: str = ""
+    prefix: str = ""  # root + "/": a file's path when the table's ``path`` is null
 
     def files(self, rows: pa.Table) -> Iterator[InputFile]:
         """``InputFile``s for some WALKED rows (made only for the files to read, batch by batch)."""
         cols = [rows.column(c).to_pylist() for c in ("rel", "path", "size", "mtime_ns", "problem", "detail")]
         for rel, path, size, mtime, problem, detail in zip(*cols, strict=True):
-            yield InputFile(rel, os.fsdecode(path) if path is not None else f"{self.root.rstrip('/')}/{rel}", size, mtime, problem, detail or "")
+            yield InputFile(rel, os.fsdecode(path) if path is not None else self.prefix + rel, size, mtime, problem, detail or "")
 
 
 def collect_walk(files: Iterable[InputFile], root: str) -> Walked:
     """Gather the walk into an Arrow table, a chunk of Python objects at a time; count ignored files."""
-    root = root.rstrip("/") or "/"
-    prefix = root + "/"
+    prefix = root.rstrip("/") + "/"
     chunks: list[pa.Table] = []
     rels: list[str] = []
     paths: list[bytes | None] = []
@@ -105,7 +104,7 @@ def collect_walk(files: Iterable[InputFile], root: str) -> Walked:
             flush()
     if rels or not chunks:
         flush()
-    return Walked(pa.concat_tables(chunks).combine_chunks(), ignored, root)
+    return Walked(pa.concat_tables(chunks).combine_chunks(), ignored, prefix)
 
 
 @dataclass
@@ -119,6 +118,12 @@ class Plan:
     previous: dict[str, dict[str, object]] = field(default_factory=dict)  # manifest rows of pending files seen before
 
 
+def _unchanged(walked: pa.Table, old_size: pa.ChunkedArray, old_mtime_ns: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Per walked file: same size and mtime as before, and no walk problem (nulls: not unchanged)."""
+    same = pc.and_kleene(pc.and_kleene(pc.equal(walked["size"], old_size), pc.equal(walked["mtime_ns"], old_mtime_ns)), pc.is_null(walked["problem"]))
+    return pc.fill_null(same, False)
+
+
 def plan_changes(walked: pa.Table, old: pa.Table, *, prune: bool, relabel_only: bool) -> Plan:
     """Compare the walk with the previous manifest: same size and mtime means unchanged (not read)."""
     if relabel_only:
@@ -128,28 +133,20 @@ def plan_changes(walked: pa.Table, old: pa.Table, *, prune: bool, relabel_only: 
     if old.num_rows == walked.num_rows and pc.all(pc.equal(walked["rel"], old["source_file"])).as_py():
         # the usual no-op rerun: the same files in the same order (walk order equals sorted order unless
         # names hold characters below "/"), so compare column to column without a join
-        same = pc.fill_null(pc.and_kleene(pc.and_kleene(pc.equal(walked["size"], old["size"]), pc.equal(walked["mtime_ns"], old["mtime_ns"])),
-                                          pc.is_null(walked["problem"])), False)
-        if pc.all(same).as_py():
+        if pc.all(_unchanged(walked, old["size"], old["mtime_ns"])).as_py():
             return Plan(WALKED.empty_table(), walked.num_rows, [])
     prev = old.select(["source_file", "size", "mtime_ns", "part_id"]).rename_columns(["rel", "old_size", "old_mtime_ns", "old_part_id"])
     joined = walked.join(prev, keys="rel", join_type="left outer")
-    same = pc.and_kleene(
-        pc.and_kleene(pc.equal(joined["size"], joined["old_size"]), pc.equal(joined["mtime_ns"], joined["old_mtime_ns"])),
-        pc.is_null(joined["problem"]),
-    )
-    same = pc.fill_null(same, False)
-    pending_j = joined.filter(pc.invert(same)).sort_by("order")
+    pending_j = joined.filter(pc.invert(_unchanged(joined, joined["old_size"], joined["old_mtime_ns"]))).sort_by("order")
     unchanged = joined.num_rows - pending_j.num_rows
-    seen = pc.is_in(old["source_file"], value_set=walked["rel"])
-    removed = old.filter(pc.invert(seen))["source_file"].to_pylist()
+    gone = old.filter(pc.invert(pc.is_in(old["source_file"], value_set=walked["rel"])))
+    removed = gone["source_file"].to_pylist()
     changed: dict[str, set[str]] = {}
     again = pending_j.filter(pc.is_valid(pending_j["old_part_id"]))
     for rel, pid in zip(again["rel"].to_pylist(), again["old_part_id"].to_pylist(), strict=True):
         changed.setdefault(pid, set()).add(rel)
     if prune:
-        gone = old.filter(pc.invert(seen))
-        for rel, pid in zip(gone["source_file"].to_pylist(), gone["part_id"].to_pylist(), strict=True):
+        for rel, pid in zip(removed, gone["part_id"].to_pylist(), strict=True):
             changed.setdefault(pid, set()).add(rel)
     return Plan(pending_j.select(WALKED.names), unchanged, sorted(removed), changed, old_rows(old, again["rel"].to_pylist()))
 

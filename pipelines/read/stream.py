@@ -52,14 +52,7 @@ class FileBytes:
         if not data:
             self.ended = True
             return b""
-        self.count += len(data)
-        if self.hasher is not None:
-            self.hasher.update(data)
-        if self.on_progress is not None:
-            self._since_progress += len(data)
-            if self._since_progress >= 32 * CHUNK:
-                self._since_progress = 0
-                self.on_progress()
+        self._took(data)
         if self.count > self.max_bytes:
             raise Reject("file_too_large", f"the file grew past --max-file-bytes ({self.max_bytes} bytes) while it was read")
         return data
@@ -71,14 +64,18 @@ class FileBytes:
             if not data:
                 self.ended = True
                 break
-            self.count += len(data)
-            if self.hasher is not None:
-                self.hasher.update(data)
-            if self.on_progress is not None:
-                self._since_progress += len(data)
-                if self._since_progress >= 32 * CHUNK:
-                    self._since_progress = 0
-                    self.on_progress()
+            self._took(data)
+
+    def _took(self, data: bytes) -> None:
+        """Count and hash bytes read from the file; report progress every 32 chunks."""
+        self.count += len(data)
+        if self.hasher is not None:
+            self.hasher.update(data)
+        if self.on_progress is not None:
+            self._since_progress += len(data)
+            if self._since_progress >= 32 * CHUNK:
+                self._since_progress = 0
+                self.on_progress()
 
 
 class BytesSource:
