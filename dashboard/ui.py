@@ -343,25 +343,16 @@ def _downloads(c: Ctx) -> None:
     sb = st.sidebar
     sb.subheader(tr("download", c.lang))
     ds, f = c.ds, c.f
-    col1, col2 = sb.columns(2)
-    col1.download_button(
-        tr("download_csv", c.lang),
-        data=lambda: data.export_bytes(ds, f, "csv"),
-        file_name="articles.csv",
-        mime="text/csv",
-        on_click="ignore",
-        key="dl_csv",
-        width="stretch",
-    )
-    col2.download_button(
-        tr("download_parquet", c.lang),
-        data=lambda: data.export_bytes(ds, f, "parquet"),
-        file_name="articles.parquet",
-        mime="application/vnd.apache.parquet",
-        on_click="ignore",
-        key="dl_parquet",
-        width="stretch",
-    )
+    for col, (fmt, mime) in zip(sb.columns(2), (("csv", "text/csv"), ("parquet", "application/vnd.apache.parquet")), strict=True):
+        col.download_button(
+            tr(f"download_{fmt}", c.lang),
+            data=lambda fmt=fmt: data.export_bytes(ds, f, fmt),  # bound now: the loop variable moves on
+            file_name=f"articles.{fmt}",
+            mime=mime,
+            on_click="ignore",
+            key=f"dl_{fmt}",
+            width="stretch",
+        )
     sb.caption(tr("download_note", c.lang, n=EXPORT_LIMIT))
 
 

@@ -273,6 +273,18 @@ def test_sidebar_filter_updates_numbers_and_url(browser: Any, server: Server, ar
         )
         tab.settle()
         assert tab.metrics()["Articles matching filters"] == want
+        # both download buttons hand over the filtered articles (the bytes are made on click)
+        gansu = set(arts.loc[arts["province_code"] == "620000", "article_id"])
+        got: dict[str, pd.DataFrame] = {}
+        for fmt in ("csv", "parquet"):
+            with page.expect_download(timeout=LOAD_TIMEOUT_MS) as dl:
+                page.locator(f".st-key-dl_{fmt} button").click()
+            assert dl.value.suggested_filename == f"articles.{fmt}"
+            path = dl.value.path()
+            got[fmt] = pd.read_csv(path, encoding="utf-8-sig") if fmt == "csv" else pq.read_table(path).to_pandas()
+        for df in got.values():
+            assert gansu <= set(df["article_id"]) and set(df["province_code"].astype(str)) == {"620000"}
+        assert got["csv"]["article_id"].tolist() == got["parquet"]["article_id"].tolist()
         # the link restores the view in a fresh session
         url = page.url
         tab2 = Tab(tab.page.context.browser, server.url)
