@@ -1,11 +1,14 @@
 import os
 import sys
 
-from pipelines.cli import EXIT_INTERRUPTED, main
+EXIT_INTERRUPTED = 130  # as pipelines.cli.EXIT_INTERRUPTED, which may not be imported yet
 
 try:
+    from pipelines.cli import main
+
     code = main()
 except KeyboardInterrupt:  # Ctrl-C before main() took SIGINT over, or in the instant after it gave it back
+    print("interrupted: the published dataset is unchanged; rerun build to finish", file=sys.stderr)
     code = EXIT_INTERRUPTED
 if code == EXIT_INTERRUPTED:
     # Ctrl-C: the build has killed its workers and released the lock. A normal exit would join the
