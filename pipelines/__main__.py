@@ -10,10 +10,12 @@ try:
 except KeyboardInterrupt:  # Ctrl-C before main() took SIGINT over, or in the instant after it gave it back
     print("interrupted: the published dataset is unchanged; rerun build to finish", file=sys.stderr)
     code = EXIT_INTERRUPTED
-if code == EXIT_INTERRUPTED:
-    # Ctrl-C: the build has killed its workers and released the lock. A normal exit would join the
-    # process pool's manager and queue feeder threads, which can block for good on pipes the killed
-    # workers were using; leave without those joins (no exit handler of ours has work left to do).
+build = sys.modules.get("pipelines.build")
+if build is not None and build.abandoned_pool():
+    # Ctrl-C (or a failure) stopped the build's process pool: workers and their readers are killed and
+    # the lock released. A normal exit would join the pool's manager thread and queue feeder thread,
+    # which can block for good on the pipes of killed workers; leave without those joins (no exit
+    # handler of ours has work left to do).
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -581,6 +581,18 @@ def _executor(opts: BuildOptions) -> Iterator[Executor]:
             cluster.close()
 
 
+_abandoned = False  # a pool was stopped without being joined: see abandoned_pool()
+
+
+def abandoned_pool() -> bool:
+    """Whether this process stopped a process pool without joining it (Ctrl-C or a failure in a build).
+
+    Its manager thread may then never end, and the interpreter joins that thread at exit: the CLI
+    leaves with ``os._exit`` instead (see ``pipelines.__main__``).
+    """
+    return _abandoned
+
+
 def _abandon_pool(pool: ProcessPoolExecutor) -> None:
     """Ctrl-C or a failure: stop the pool now instead of waiting for the tasks queued and in flight.
 
@@ -591,9 +603,11 @@ def _abandon_pool(pool: ProcessPoolExecutor) -> None:
     Nothing here waits on the pool. Its manager thread may be stuck for good once workers are killed
     (in ``recv`` of a result a dying worker half wrote, or its feeder thread in a write to the call
     pipe), so ``shutdown(wait=True)`` or the interpreter's exit-time join of that thread could hang;
-    the CLI therefore leaves with ``os._exit`` after an interrupt (see ``pipelines.__main__``). The
-    write end of the result pipe is closed here so that a half-written result ends in EOF instead.
+    the CLI therefore leaves with ``os._exit`` (see ``abandoned_pool``). The write end of the result
+    pipe is closed here so that a half-written result ends in EOF instead.
     """
+    global _abandoned
+    _abandoned = True
     # shutdown() drops pool._processes, so take the workers first
     workers = list((getattr(pool, "_processes", None) or {}).values())
     results = getattr(pool, "_result_queue", None)
