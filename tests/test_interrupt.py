@@ -174,8 +174,8 @@ def test_ctrl_c_while_a_page_takes_minutes_stops_at_once_and_keeps_the_dataset(t
     assert "nothing new" in again.stdout
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-@pytest.mark.parametrize("phase", ["parse", "label"])
+# each phase once, with one worker and with two: every combination costs a full rerun of the build
+@pytest.mark.parametrize(("phase", "workers"), [("parse", 1), ("label", 2)])
 def test_ctrl_c_with_work_queued_then_rerun_equals_an_uninterrupted_build(tmp_path: Path, many_files: tuple[Path, Path], phase: str, workers: int) -> None:
     inp, reference = many_files
     ds = tmp_path / "ds"
