@@ -1,5 +1,22 @@
+import os
 import sys
 
-from pipelines.cli import main
+EXIT_INTERRUPTED = 130  # as pipelines.cli.EXIT_INTERRUPTED, which may not be imported yet
 
-sys.exit(main())
+try:
+    from pipelines.cli import main
+
+    code = main()
+except KeyboardInterrupt:  # Ctrl-C before main() took SIGINT over, or in the instant after it gave it back
+    print("interrupted: the published dataset is unchanged; rerun build to finish", file=sys.stderr)
+    code = EXIT_INTERRUPTED
+build = sys.modules.get("pipelines.build")
+if build is not None and build.abandoned_pool():
+    # Ctrl-C (or a failure) stopped the build's process pool: workers and their readers are killed and
+    # the lock released. A normal exit would join the pool's manager thread and queue feeder thread,
+    # which can block for good on the pipes of killed workers; leave without those joins (no exit
+    # handler of ours has work left to do).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+sys.exit(code)

@@ -201,11 +201,26 @@ def _hard_deadline(limits: Limits) -> float | None:
     return limits.file_time_budget + min(30.0, max(2.0, limits.file_time_budget / 4))
 
 
-def _reader_main(requests: Any, results: Any) -> None:
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel SIGKILL this process when ``parent`` (which forked it) dies (Linux; elsewhere a no-op).
+
+    A parent that died before the request was made is caught by the ``getppid`` check: the child has
+    already been handed to another process and leaves at once.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def _reader_main(requests: Any, results: Any, parent: int) -> None:
     """Body of the forked reader process: read each batch it is sent, send back the items; never returns.
 
-    It lives as long as the worker that forked it (a closed request pipe or the worker's death ends
-    it), so the cost of forking is paid once per worker, not once per batch.
+    It lives as long as the worker ``parent`` that forked it (a closed request pipe or the worker's
+    death ends it), so the cost of forking is paid once per worker, not once per batch.
     """
     code = 0
     try:
@@ -213,11 +228,7 @@ def _reader_main(requests: Any, results: Any) -> None:
 
         faulthandler.disable()  # a native crash here is reported as a reject, not as a dump on the user's terminal
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        if sys.platform.startswith("linux"):
-            import ctypes
-
-            with contextlib.suppress(OSError):
-                ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the worker
+        _die_with_parent(parent)
 
         pending: list[Item] = []
         last_sent = time.monotonic()
@@ -273,16 +284,16 @@ class _Reader:
 
         _tables()  # built once here and inherited, not again in every reader forked after a crash
         gc.freeze()  # the child's collector then leaves the inherited heap alone: fewer copy-on-write pages
+        self.owner = os.getpid()
         try:
             pid = os.fork()
             if pid == 0:
                 self.requests.close()
                 self.results.close()
-                _reader_main(req_r, res_w)
+                _reader_main(req_r, res_w, self.owner)
         finally:
             gc.unfreeze()
         self.pid = pid
-        self.owner = os.getpid()
         req_r.close()
         res_w.close()
         # when the worker exits (multiprocessing runs its finalizers; atexit covers other processes), end the
@@ -542,8 +553,13 @@ def _executor(opts: BuildOptions) -> Iterator[Executor]:
     """
     if opts.engine == "local":
         ctx = mp.get_context("fork") if sys.platform != "win32" else mp.get_context()
-        with ProcessPoolExecutor(max_workers=opts.workers, mp_context=ctx, initializer=_init_worker) as pool:
+        pool = ProcessPoolExecutor(max_workers=opts.workers, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),))
+        try:
             yield pool
+        except BaseException:
+            _abandon_pool(pool)
+            raise
+        pool.shutdown(wait=True)
         return
     if opts.engine != "dask":
         raise ValueError(f"unknown engine {opts.engine!r} (use local or dask)")
@@ -565,16 +581,62 @@ def _executor(opts: BuildOptions) -> Iterator[Executor]:
             cluster.close()
 
 
-def _init_worker() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    if sys.platform.startswith("linux"):
-        # die with the parent: a killed build must not leave workers writing parts behind it
-        import ctypes
+_abandoned = False  # a pool was stopped without being joined: see abandoned_pool()
 
-        try:
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except OSError:
-            pass
+
+def abandoned_pool() -> bool:
+    """Whether this process stopped a process pool without joining it (Ctrl-C or a failure in a build).
+
+    Its manager thread may then never end, and the interpreter joins that thread at exit: the CLI
+    leaves with ``os._exit`` instead (see ``pipelines.__main__``).
+    """
+    return _abandoned
+
+
+def _abandon_pool(pool: ProcessPoolExecutor) -> None:
+    """Ctrl-C or a failure: stop the pool now instead of waiting for the tasks queued and in flight.
+
+    Killing is safe: a worker writes each part under a temporary name and renames it when whole, the
+    names are content-addressed, and nothing is published before the pool is done, so a killed task
+    loses only its own unfinished part (its temporary file is collected by the next publish).
+
+    Nothing here waits on the pool. Its manager thread may be stuck for good once workers are killed
+    (in ``recv`` of a result a dying worker half wrote, or its feeder thread in a write to the call
+    pipe), so ``shutdown(wait=True)`` or the interpreter's exit-time join of that thread could hang;
+    the CLI therefore leaves with ``os._exit`` (see ``abandoned_pool``). The write end of the result
+    pipe is closed here so that a half-written result ends in EOF instead.
+    """
+    global _abandoned
+    _abandoned = True
+    # shutdown() drops pool._processes, so take the workers first
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    results = getattr(pool, "_result_queue", None)
+    pids = [p.pid for p in workers if p.pid]
+    readers = [c for pid in pids for c in _child_pids(pid)]  # before the kill: orphans cannot be found
+    for pid in pids + readers:  # readers also die with their worker (PR_SET_PDEATHSIG); this is quicker
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(Exception):
+        pool.shutdown(wait=False, cancel_futures=True)
+    if workers and results is not None:
+        with contextlib.suppress(Exception):
+            results._writer.close()
+
+
+def _child_pids(pid: int) -> list[int]:
+    """The processes ``pid`` forked (Linux /proc; [] elsewhere or when it is gone)."""
+    out: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{task}/children") as fh:
+                out.extend(int(c) for c in fh.read().split())
+    return out
+
+
+def _init_worker(parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    # die with the parent: a killed build must not leave workers writing parts behind it
+    _die_with_parent(parent)
 
 
 # --- main side -----------------------------------------------------------------------------------

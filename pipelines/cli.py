@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -83,6 +85,8 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, _on_interrupt) if in_main_thread else None
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
@@ -96,6 +100,15 @@ def main(argv: list[str] | None = None) -> int:
         hint = "" if verbose else " (rerun with --verbose for the traceback)"
         print(f"error: {message}{hint}", file=sys.stderr)
         return code
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _on_interrupt(signum: int, frame: object) -> None:
+    """The first Ctrl-C stops the build; later ones are ignored so that they cannot cut its cleanup short."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def _explain(exc: BaseException, args: argparse.Namespace) -> tuple[int, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -24,38 +25,43 @@ def publish_snapshot(store: Store, *, inputs: pa.Table, label_hash: str, run_inf
     from pipelines.manifest import totals
 
     snap = store.new_snapshot()
-    part_ids = sorted(set(pc.drop_null(inputs["part_id"]).to_pylist()) - {""})
-    keep: set[str] = set()
-    for pid in part_ids:
-        for src_name, dest in (
-            (f"{pid}.{label_hash}.articles.parquet", snap / "articles" / f"part-{pid}.parquet"),
-            (f"{pid}.{label_hash}.mentions.parquet", snap / "agency_mentions" / f"part-{pid}.parquet"),
-        ):
-            store.link_into(store.published / src_name, dest)
-            keep.add(src_name)
-        store.link_into(store.parts / f"{pid}.rejects.parquet", snap / "rejects" / f"part-{pid}.parquet")
-        for kind in ("parsed", "rejects", "dups"):
-            keep.add(f"{pid}.{kind}.parquet")
-    for name in ("articles", "agency_mentions", "rejects"):
-        (snap / name).mkdir(exist_ok=True)
-    Store.write_table(inputs, snap / "inputs.parquet")
-    articles, rejects = totals(inputs)
-    build_aggregates(snap)
-    run = {
-        **run_info,
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "label_hash": label_hash,
-        "label_data": {p.name: file_sha256(p)[:16] for p in label_data_files()},
-        "inputs": inputs.num_rows,
-        "articles": articles,
-        "rejects": rejects,
-        "parts": len(part_ids),
-    }
-    (snap / "manifest.json").write_text(json.dumps(run, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
-    evaluation = EVAL_RESULTS.read_text(encoding="utf-8") if EVAL_RESULTS.exists() else "## Accuracy\nNot measured for this build."
-    (snap / "README.md").write_text(dataset_card(run, {"evaluation": evaluation}), encoding="utf-8")
-    (snap / "datapackage.json").write_text(json.dumps(datapackage(snap, run), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    failpoint("before_swap")
+    try:
+        part_ids = sorted(set(pc.drop_null(inputs["part_id"]).to_pylist()) - {""})
+        keep: set[str] = set()
+        for pid in part_ids:
+            for src_name, dest in (
+                (f"{pid}.{label_hash}.articles.parquet", snap / "articles" / f"part-{pid}.parquet"),
+                (f"{pid}.{label_hash}.mentions.parquet", snap / "agency_mentions" / f"part-{pid}.parquet"),
+            ):
+                store.link_into(store.published / src_name, dest)
+                keep.add(src_name)
+            store.link_into(store.parts / f"{pid}.rejects.parquet", snap / "rejects" / f"part-{pid}.parquet")
+            for kind in ("parsed", "rejects", "dups"):
+                keep.add(f"{pid}.{kind}.parquet")
+        for name in ("articles", "agency_mentions", "rejects"):
+            (snap / name).mkdir(exist_ok=True)
+        Store.write_table(inputs, snap / "inputs.parquet")
+        articles, rejects = totals(inputs)
+        build_aggregates(snap)
+        run = {
+            **run_info,
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "label_hash": label_hash,
+            "label_data": {p.name: file_sha256(p)[:16] for p in label_data_files()},
+            "inputs": inputs.num_rows,
+            "articles": articles,
+            "rejects": rejects,
+            "parts": len(part_ids),
+        }
+        (snap / "manifest.json").write_text(json.dumps(run, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+        evaluation = EVAL_RESULTS.read_text(encoding="utf-8") if EVAL_RESULTS.exists() else "## Accuracy\nNot measured for this build."
+        (snap / "README.md").write_text(dataset_card(run, {"evaluation": evaluation}), encoding="utf-8")
+        (snap / "datapackage.json").write_text(json.dumps(datapackage(snap, run), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        failpoint("before_swap")
+    except BaseException:
+        # Ctrl-C or a failure before the swap: no reader can know the half-made snapshot
+        shutil.rmtree(snap, ignore_errors=True)
+        raise
     store.swap(snap)
     failpoint("after_swap")
     store.collect_garbage(keep)
