@@ -191,3 +191,22 @@ def test_cli_errors_are_one_line_with_exit_codes(tmp_path: Path) -> None:
     assert "Traceback" not in clash.stderr and clash.stderr.strip().count("\n") == 0
     usage = run_cli("build", check=False)
     assert usage.returncode == 2
+
+
+def test_garbage_collection_keeps_the_replaced_snapshot_not_a_killed_builds_leftover(tmp_path: Path) -> None:
+    inp = tmp_path / "in"
+    shutil.copytree(SAMPLE, inp)
+    ds = tmp_path / "ds"
+    run_cli("build", "--input", str(inp), "--dataset", str(ds), "--workers", "1", "--no-progress")
+    snapshots = ds / ".store" / "snapshots"
+    first = (ds / ".store" / "current").resolve()
+    # what a build killed before its swap leaves: a snapshot folder newer than the current one
+    leftover = snapshots / "99991231T235959-1-000000"
+    (leftover / "articles").mkdir(parents=True)
+    (inp / "new.txt").write_text("2021-03-05\n兰州市中级人民法院召开执行工作推进会，通报今年以来执行案件办理情况。", encoding="utf-8")
+    run_cli("build", "--input", str(inp), "--dataset", str(ds), "--workers", "1", "--no-progress")
+    second = (ds / ".store" / "current").resolve()
+    assert second != first
+    # a reader of the dataset before the second build may still be reading the first snapshot
+    assert sorted(p.name for p in snapshots.iterdir()) == sorted([first.name, second.name])
+    assert len(pd.read_parquet(first / "articles")) == len(articles(ds)) - 1

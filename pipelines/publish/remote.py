@@ -229,8 +229,8 @@ def catch_up(store: Store, remote: RemoteDataset) -> bool:
         os.replace(tmp_of[key], dest)
         have[key] = dest
     hashes.save()
-    store.swap(snap_dir)
-    store.collect_garbage({name.split("/", 1)[1] for name in manifest["store"]})
+    previous = store.swap(snap_dir)
+    store.collect_garbage({name.split("/", 1)[1] for name in manifest["store"]}, previous)
     _save_state(store, remote.url, manifest["snapshot"])
     return True
 

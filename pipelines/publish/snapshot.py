@@ -62,7 +62,7 @@ def publish_snapshot(store: Store, *, inputs: pa.Table, label_hash: str, run_inf
         # Ctrl-C or a failure before the swap: no reader can know the half-made snapshot
         shutil.rmtree(snap, ignore_errors=True)
         raise
-    store.swap(snap)
+    previous = store.swap(snap)
     failpoint("after_swap")
-    store.collect_garbage(keep)
+    store.collect_garbage(keep, previous)
     return snap

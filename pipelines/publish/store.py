@@ -123,8 +123,12 @@ class Store:
         except OSError:
             shutil.copy2(src, dest)
 
-    def swap(self, snapshot: Path) -> None:
-        """Make ``snapshot`` current in one atomic rename, and make the public links exist."""
+    def swap(self, snapshot: Path) -> Path | None:
+        """Make ``snapshot`` current in one atomic rename, and make the public links exist.
+
+        Returns the snapshot that was current before (None for a first build).
+        """
+        previous = self.current()
         for d in snapshot.rglob("*"):
             if d.is_file():
                 with open(d, "rb") as fh:
@@ -151,15 +155,23 @@ class Store:
                 tmp_link.unlink()
             os.symlink(target, tmp_link)
             os.replace(tmp_link, link)
+        return previous
 
-    def collect_garbage(self, keep_files: set[str]) -> None:
-        """Drop snapshots other than the current and the previous one, and part files not in ``keep_files``."""
+    def collect_garbage(self, keep_files: set[str], previous: Path | None = None) -> None:
+        """Drop snapshots other than the current and the ``previous`` one, and part files not in ``keep_files``.
+
+        ``previous`` is what ``swap`` replaced: a reader may still be reading it. It is passed, not
+        guessed from names, because the newest older folder can be the half-made snapshot of a
+        killed build. Without it the newest older snapshot is kept.
+        """
         current = self.current()
         snaps = sorted(p for p in self.snapshots.iterdir() if p.is_dir())
         keep = {current} if current else set()
         older = [s for s in snaps if s != current]
-        if older:
-            keep.add(older[-1])  # a reader may still be reading the previous snapshot
+        if previous is not None:
+            keep.add(previous)
+        elif older:
+            keep.add(older[-1])
         for snap in snaps:
             if snap not in keep:
                 shutil.rmtree(snap, ignore_errors=True)
