@@ -39,7 +39,7 @@ from pipelines.read.files import FileResult, Item, describe_os_error, iter_sourc
 from pipelines.read.limits import Limits
 from pipelines.read.remote import is_url
 from pipelines.read.stream import FileBytes
-from pipelines.read.walk import InputFile, walk_inputs
+from pipelines.read.walk import InputFile, walk_runs
 from pipelines.schema import PARSED, REJECTS
 
 BATCH_FILES = 256  # files per parse task: big enough to amortise IPC, small enough to balance cores
@@ -640,7 +640,7 @@ def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None)
         phase("walk")
         root = str(opts.input) if is_url(opts.input) else os.path.abspath(opts.input)
         # relabel never touches the raw inputs: it works from the parsed parts alone
-        walked = collect_walk(() if opts.relabel_only else walk_inputs(root), root)
+        walked = collect_walk(() if opts.relabel_only else walk_runs(root), root)
         summary.files_seen = walked.table.num_rows + walked.ignored
         summary.files_ignored = walked.ignored
         plan = plan_changes(walked.table, old, prune=opts.prune, relabel_only=opts.relabel_only)

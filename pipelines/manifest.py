@@ -8,15 +8,19 @@ chunks, compared with a hash join, and only the files that need reading become `
 from __future__ import annotations
 
 import os
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipelines.read.walk import InputFile
+from pipelines.read.walk import InputFile, Run
 
 INPUTS = pa.schema(
     [
@@ -47,6 +51,24 @@ WALKED = pa.schema(
 _CHUNK = 65_536  # walked rows held as Python objects at once
 
 
+# pa.array on a Python list makes pyarrow import pandas (0.7 s, a quarter of a 100k no-op rerun), so the
+# walk's columns are built from buffers; only a column with some values and some nulls uses pa.array
+def _ints(values: array[int] | np.ndarray) -> pa.Array:
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
+
+
+def _strings(text: list[str], lengths: array[int]) -> pa.Array:
+    """A string column from its values' text, joined in row order, and each value's length in bytes."""
+    offsets = np.zeros(len(lengths) + 1, np.int32)  # int32: a chunk of 70,000 paths of at most 4 KiB each is far below 2 GiB
+    np.cumsum(np.frombuffer(lengths, np.int64), out=offsets[1:])
+    return pa.Array.from_buffers(pa.string(), len(lengths), [None, pa.py_buffer(offsets), pa.py_buffer("".join(text).encode("utf-8"))])
+
+
+def _sparse(values: list[Any], type_: pa.DataType) -> pa.Array:
+    """A column that is mostly null (paths, problems): all null is the usual case."""
+    return pa.nulls(len(values), type_) if values.count(None) == len(values) else pa.array(values, type_)
+
+
 def load_manifest(snapshot: Path | None) -> pa.Table:
     """The manifest of a snapshot (an empty table when there is none)."""
     if snapshot is None or not (snapshot / "inputs.parquet").exists():
@@ -68,41 +90,69 @@ class Walked:
             yield InputFile(rel, os.fsdecode(path) if path is not None else self.prefix + rel, size, mtime, problem, detail or "")
 
 
-def collect_walk(files: Iterable[InputFile], root: str) -> Walked:
-    """Gather the walk into an Arrow table, a chunk of Python objects at a time; count ignored files."""
+def collect_walk(files: Iterable[InputFile | Run], root: str) -> Walked:
+    """Gather the walk into an Arrow table, a chunk of Python objects at a time; count ignored files.
+
+    ``files`` is ``walk_inputs`` or, faster, ``walk_runs``: a ``Run`` of plain files goes into the
+    columns whole, with no tuple per file (and no rel string: its names are joined with its prefix).
+    """
     prefix = root.rstrip("/") + "/"
     chunks: list[pa.Table] = []
-    rels: list[str] = []
+    rows = 0
+    rel_text: list[str] = []  # the rel column's text in row order (rels, or a run's names joined with its prefix)
+    rel_bytes: array[int] = array("q")  # each rel's length in UTF-8 bytes
     paths: list[bytes | None] = []
-    sizes: list[int] = []
-    mtimes: list[int] = []
+    sizes: array[int] = array("q")
+    mtimes: array[int] = array("q")
     problems: list[str | None] = []
     details: list[str | None] = []
     ignored = 0
 
     def flush() -> None:
-        start = sum(c.num_rows for c in chunks)
-        order = pa.array(range(start, start + len(rels)), pa.int64())
-        chunks.append(pa.Table.from_arrays([pa.array(rels, pa.string()), pa.array(paths, pa.binary()), pa.array(sizes, pa.int64()),
-                                            pa.array(mtimes, pa.int64()), pa.array(problems, pa.string()),
-                                            pa.array(details, pa.string()), order], schema=WALKED))
-        for v in (rels, paths, sizes, mtimes, problems, details):
+        nonlocal rows, rel_bytes, sizes, mtimes
+        n = len(rel_bytes)
+        order = np.arange(rows, rows + n, dtype=np.int64)
+        chunks.append(pa.Table.from_arrays([_strings(rel_text, rel_bytes), _sparse(paths, pa.binary()), _ints(sizes), _ints(mtimes),
+                                            _sparse(problems, pa.string()), _sparse(details, pa.string()), _ints(order)], schema=WALKED))
+        rows += n
+        for v in (rel_text, paths, problems, details):
             v.clear()
+        rel_bytes, sizes, mtimes = array("q"), array("q"), array("q")  # new ones: the table holds the old buffers
 
-    # the loop body runs once per input file: locals only, no per-file dicts or objects kept
-    for rel, path, size, mtime, problem, detail in files:
-        if problem == "ignored":
-            ignored += 1
-            continue
-        rels.append(rel)
-        paths.append(None if path == prefix + rel else os.fsencode(path))
-        sizes.append(size)
-        mtimes.append(mtime)
-        problems.append(problem)
-        details.append(detail or None)
-        if len(rels) >= _CHUNK:
+    # the loop body runs once per input file (or run of files): locals only, no per-file dicts or objects kept
+    for f in files:
+        if type(f) is Run:
+            names, at = f.names, f.prefix
+            n = len(names)
+            text = at + at.join(names)  # at + name for each name, in one join
+            rel_text.append(text)
+            if text.isascii():
+                rel_bytes.extend(map(len(at).__add__, map(len, names)))
+            else:
+                rel_bytes.extend(map(len(at.encode()).__add__, map(len, map(str.encode, names))))
+            if f.folder == prefix + at:
+                paths.extend(repeat(None, n))
+            else:
+                paths.extend(os.fsencode(f.folder + name) for name in names)
+            sizes.extend(f.sizes)
+            mtimes.extend(f.mtimes)
+            problems.extend(repeat(None, n))
+            details.extend(repeat(None, n))
+        else:
+            rel, path, size, mtime, problem, detail = f
+            if problem == "ignored":
+                ignored += 1
+                continue
+            rel_text.append(rel)
+            rel_bytes.append(len(rel) if rel.isascii() else len(rel.encode()))
+            paths.append(None if path == prefix + rel else os.fsencode(path))
+            sizes.append(size)
+            mtimes.append(mtime)
+            problems.append(problem)
+            details.append(detail or None)
+        if len(rel_bytes) >= _CHUNK:
             flush()
-    if rels or not chunks:
+    if rel_bytes or not chunks:
         flush()
     return Walked(pa.concat_tables(chunks).combine_chunks(), ignored, prefix)
 
