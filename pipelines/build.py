@@ -617,7 +617,6 @@ def _in_order(pool: Executor, tasks: Iterable[tuple[Callable[..., Any], tuple[An
 
 def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None) -> BuildSummary:
     from pipelines.label.stage import label_hash
-    from pipelines.publish.snapshot import publish_snapshot
 
     started = time.monotonic()
     summary = BuildSummary()
@@ -741,6 +740,8 @@ def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None)
             return summary
 
         # 4. publish: snapshot of live parts + aggregates + docs, then the atomic swap
+        from pipelines.publish.snapshot import publish_snapshot  # late: DuckDB is 0.2 s a no-op rerun need not pay
+
         phase("publish")
         snapshot = publish_snapshot(
             store,

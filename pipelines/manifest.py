@@ -51,8 +51,9 @@ WALKED = pa.schema(
 _CHUNK = 65_536  # walked rows held as Python objects at once
 
 
-# pa.array on a Python list makes pyarrow import pandas (0.7 s, a quarter of a 100k no-op rerun), so the
-# walk's columns are built from buffers; only a column with some values and some nulls uses pa.array
+# pa.array on a Python list (or of a Python scalar) makes pyarrow import pandas: 0.7 s, a quarter of a 100k
+# no-op rerun. So the walk's columns are built from buffers (only a column with some values and some nulls
+# uses pa.array), and the no-op path makes no array or scalar from Python values.
 def _ints(values: array[int] | np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
 
@@ -64,6 +65,11 @@ def _strings(text: list[str], lengths: array[int]) -> pa.Array:
     return pa.Array.from_buffers(pa.string(), len(lengths), [None, pa.py_buffer(offsets), pa.py_buffer("".join(text).encode("utf-8"))])
 
 
+def _empty(schema: pa.Schema) -> pa.Table:
+    """``schema.empty_table()``, which makes pyarrow import pandas."""
+    return pa.Table.from_arrays([pa.nulls(0, f.type) for f in schema], schema=schema)
+
+
 def _sparse(values: list[Any], type_: pa.DataType) -> pa.Array:
     """A column that is mostly null (paths, problems): all null is the usual case."""
     return pa.nulls(len(values), type_) if values.count(None) == len(values) else pa.array(values, type_)
@@ -72,7 +78,7 @@ def _sparse(values: list[Any], type_: pa.DataType) -> pa.Array:
 def load_manifest(snapshot: Path | None) -> pa.Table:
     """The manifest of a snapshot (an empty table when there is none)."""
     if snapshot is None or not (snapshot / "inputs.parquet").exists():
-        return INPUTS.empty_table()
+        return _empty(INPUTS)
     # ParquetFile, not read_table: one file needs no dataset machinery (a second saved on a no-op rerun)
     return pq.ParquetFile(snapshot / "inputs.parquet").read().cast(INPUTS)
 
@@ -171,20 +177,21 @@ class Plan:
 def _unchanged(walked: pa.Table, old_size: pa.ChunkedArray, old_mtime_ns: pa.ChunkedArray) -> pa.ChunkedArray:
     """Per walked file: same size and mtime as before, and no walk problem (nulls: not unchanged)."""
     same = pc.and_kleene(pc.and_kleene(pc.equal(walked["size"], old_size), pc.equal(walked["mtime_ns"], old_mtime_ns)), pc.is_null(walked["problem"]))
-    return pc.fill_null(same, False)
+    # null → false without pc.fill_null(same, False): its Python scalar makes pyarrow import pandas (0.7 s)
+    return pc.and_kleene(same, pc.is_valid(same))
 
 
 def plan_changes(walked: pa.Table, old: pa.Table, *, prune: bool, relabel_only: bool) -> Plan:
     """Compare the walk with the previous manifest: same size and mtime means unchanged (not read)."""
     if relabel_only:
-        return Plan(WALKED.empty_table(), 0, [])
+        return Plan(_empty(WALKED), 0, [])
     if old.num_rows == 0:
         return Plan(walked, 0, [])
     if old.num_rows == walked.num_rows and pc.all(pc.equal(walked["rel"], old["source_file"])).as_py():
         # the usual no-op rerun: the same files in the same order (walk order equals sorted order unless
         # names hold characters below "/"), so compare column to column without a join
         if pc.all(_unchanged(walked, old["size"], old["mtime_ns"])).as_py():
-            return Plan(WALKED.empty_table(), walked.num_rows, [])
+            return Plan(_empty(WALKED), walked.num_rows, [])
     prev = old.select(["source_file", "size", "mtime_ns", "part_id"]).rename_columns(["rel", "old_size", "old_mtime_ns", "old_part_id"])
     joined = walked.join(prev, keys="rel", join_type="left outer")
     pending_j = joined.filter(pc.invert(_unchanged(joined, joined["old_size"], joined["old_mtime_ns"]))).sort_by("order")
@@ -211,8 +218,10 @@ def old_rows(old: pa.Table, rels: Iterable[str]) -> dict[str, dict[str, object]]
 
 def merge_manifest(old: pa.Table, new_rows: list[pa.Table], drop: Iterable[str], renamed: dict[str, str]) -> pa.Table:
     """Previous rows minus ``drop`` and those superseded by ``new_rows``, plus ``new_rows``; parts renamed; sorted."""
-    new = pa.concat_tables(new_rows) if new_rows else INPUTS.empty_table()
-    gone = pa.concat_arrays([pa.array(sorted(set(drop)), pa.string()), new["source_file"].combine_chunks()])
+    new = pa.concat_tables(new_rows) if new_rows else _empty(INPUTS)
+    dropped = sorted(set(drop))
+    # a no-op rerun drops nothing: no pa.array of an empty list, which would import pandas (0.7 s)
+    gone = pa.concat_arrays([pa.array(dropped, pa.string()) if dropped else pa.nulls(0, pa.string()), new["source_file"].combine_chunks()])
     kept = old.filter(pc.invert(pc.is_in(old["source_file"], value_set=gone))) if old.num_rows else old
     merged = pa.concat_tables([kept, new]).combine_chunks()
     if renamed:
