@@ -8,15 +8,19 @@ chunks, compared with a hash join, and only the files that need reading become `
 from __future__ import annotations
 
 import os
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipelines.read.walk import InputFile
+from pipelines.read.walk import InputFile, Run
 
 INPUTS = pa.schema(
     [
@@ -47,10 +51,34 @@ WALKED = pa.schema(
 _CHUNK = 65_536  # walked rows held as Python objects at once
 
 
+# pa.array on a Python list (or of a Python scalar) makes pyarrow import pandas: 0.7 s, a quarter of a 100k
+# no-op rerun. So the walk's columns are built from buffers (only a column with some values and some nulls
+# uses pa.array), and the no-op path makes no array or scalar from Python values.
+def _ints(values: array[int] | np.ndarray) -> pa.Array:
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
+
+
+def _strings(text: list[str], lengths: array[int]) -> pa.Array:
+    """A string column from its values' text, joined in row order, and each value's length in bytes."""
+    offsets = np.zeros(len(lengths) + 1, np.int32)  # int32: a chunk of 70,000 paths of at most 4 KiB each is far below 2 GiB
+    np.cumsum(np.frombuffer(lengths, np.int64), out=offsets[1:])
+    return pa.Array.from_buffers(pa.string(), len(lengths), [None, pa.py_buffer(offsets), pa.py_buffer("".join(text).encode("utf-8"))])
+
+
+def _empty(schema: pa.Schema) -> pa.Table:
+    """``schema.empty_table()``, which makes pyarrow import pandas."""
+    return pa.Table.from_arrays([pa.nulls(0, f.type) for f in schema], schema=schema)
+
+
+def _sparse(values: list[Any], type_: pa.DataType) -> pa.Array:
+    """A column that is mostly null (paths, problems): all null is the usual case."""
+    return pa.nulls(len(values), type_) if values.count(None) == len(values) else pa.array(values, type_)
+
+
 def load_manifest(snapshot: Path | None) -> pa.Table:
     """The manifest of a snapshot (an empty table when there is none)."""
     if snapshot is None or not (snapshot / "inputs.parquet").exists():
-        return INPUTS.empty_table()
+        return _empty(INPUTS)
     # ParquetFile, not read_table: one file needs no dataset machinery (a second saved on a no-op rerun)
     return pq.ParquetFile(snapshot / "inputs.parquet").read().cast(INPUTS)
 
@@ -68,41 +96,69 @@ class Walked:
             yield InputFile(rel, os.fsdecode(path) if path is not None else self.prefix + rel, size, mtime, problem, detail or "")
 
 
-def collect_walk(files: Iterable[InputFile], root: str) -> Walked:
-    """Gather the walk into an Arrow table, a chunk of Python objects at a time; count ignored files."""
+def collect_walk(files: Iterable[InputFile | Run], root: str) -> Walked:
+    """Gather the walk into an Arrow table, a chunk of Python objects at a time; count ignored files.
+
+    ``files`` is ``walk_inputs`` or, faster, ``walk_runs``: a ``Run`` of plain files goes into the
+    columns whole, with no tuple per file (and no rel string: its names are joined with its prefix).
+    """
     prefix = root.rstrip("/") + "/"
     chunks: list[pa.Table] = []
-    rels: list[str] = []
+    rows = 0
+    rel_text: list[str] = []  # the rel column's text in row order (rels, or a run's names joined with its prefix)
+    rel_bytes: array[int] = array("q")  # each rel's length in UTF-8 bytes
     paths: list[bytes | None] = []
-    sizes: list[int] = []
-    mtimes: list[int] = []
+    sizes: array[int] = array("q")
+    mtimes: array[int] = array("q")
     problems: list[str | None] = []
     details: list[str | None] = []
     ignored = 0
 
     def flush() -> None:
-        start = sum(c.num_rows for c in chunks)
-        order = pa.array(range(start, start + len(rels)), pa.int64())
-        chunks.append(pa.Table.from_arrays([pa.array(rels, pa.string()), pa.array(paths, pa.binary()), pa.array(sizes, pa.int64()),
-                                            pa.array(mtimes, pa.int64()), pa.array(problems, pa.string()),
-                                            pa.array(details, pa.string()), order], schema=WALKED))
-        for v in (rels, paths, sizes, mtimes, problems, details):
+        nonlocal rows, rel_bytes, sizes, mtimes
+        n = len(rel_bytes)
+        order = np.arange(rows, rows + n, dtype=np.int64)
+        chunks.append(pa.Table.from_arrays([_strings(rel_text, rel_bytes), _sparse(paths, pa.binary()), _ints(sizes), _ints(mtimes),
+                                            _sparse(problems, pa.string()), _sparse(details, pa.string()), _ints(order)], schema=WALKED))
+        rows += n
+        for v in (rel_text, paths, problems, details):
             v.clear()
+        rel_bytes, sizes, mtimes = array("q"), array("q"), array("q")  # new ones: the table holds the old buffers
 
-    # the loop body runs once per input file: locals only, no per-file dicts or objects kept
-    for rel, path, size, mtime, problem, detail in files:
-        if problem == "ignored":
-            ignored += 1
-            continue
-        rels.append(rel)
-        paths.append(None if path == prefix + rel else os.fsencode(path))
-        sizes.append(size)
-        mtimes.append(mtime)
-        problems.append(problem)
-        details.append(detail or None)
-        if len(rels) >= _CHUNK:
+    # the loop body runs once per input file (or run of files): locals only, no per-file dicts or objects kept
+    for f in files:
+        if type(f) is Run:
+            names, at = f.names, f.prefix
+            n = len(names)
+            text = at + at.join(names)  # at + name for each name, in one join
+            rel_text.append(text)
+            if text.isascii():
+                rel_bytes.extend(map(len(at).__add__, map(len, names)))
+            else:
+                rel_bytes.extend(map(len(at.encode()).__add__, map(len, map(str.encode, names))))
+            if f.folder == prefix + at:
+                paths.extend(repeat(None, n))
+            else:
+                paths.extend(os.fsencode(f.folder + name) for name in names)
+            sizes.extend(f.sizes)
+            mtimes.extend(f.mtimes)
+            problems.extend(repeat(None, n))
+            details.extend(repeat(None, n))
+        else:
+            rel, path, size, mtime, problem, detail = f
+            if problem == "ignored":
+                ignored += 1
+                continue
+            rel_text.append(rel)
+            rel_bytes.append(len(rel) if rel.isascii() else len(rel.encode()))
+            paths.append(None if path == prefix + rel else os.fsencode(path))
+            sizes.append(size)
+            mtimes.append(mtime)
+            problems.append(problem)
+            details.append(detail or None)
+        if len(rel_bytes) >= _CHUNK:
             flush()
-    if rels or not chunks:
+    if rel_bytes or not chunks:
         flush()
     return Walked(pa.concat_tables(chunks).combine_chunks(), ignored, prefix)
 
@@ -121,20 +177,21 @@ class Plan:
 def _unchanged(walked: pa.Table, old_size: pa.ChunkedArray, old_mtime_ns: pa.ChunkedArray) -> pa.ChunkedArray:
     """Per walked file: same size and mtime as before, and no walk problem (nulls: not unchanged)."""
     same = pc.and_kleene(pc.and_kleene(pc.equal(walked["size"], old_size), pc.equal(walked["mtime_ns"], old_mtime_ns)), pc.is_null(walked["problem"]))
-    return pc.fill_null(same, False)
+    # null → false without pc.fill_null(same, False): its Python scalar makes pyarrow import pandas (0.7 s)
+    return pc.and_kleene(same, pc.is_valid(same))
 
 
 def plan_changes(walked: pa.Table, old: pa.Table, *, prune: bool, relabel_only: bool) -> Plan:
     """Compare the walk with the previous manifest: same size and mtime means unchanged (not read)."""
     if relabel_only:
-        return Plan(WALKED.empty_table(), 0, [])
+        return Plan(_empty(WALKED), 0, [])
     if old.num_rows == 0:
         return Plan(walked, 0, [])
     if old.num_rows == walked.num_rows and pc.all(pc.equal(walked["rel"], old["source_file"])).as_py():
         # the usual no-op rerun: the same files in the same order (walk order equals sorted order unless
         # names hold characters below "/"), so compare column to column without a join
         if pc.all(_unchanged(walked, old["size"], old["mtime_ns"])).as_py():
-            return Plan(WALKED.empty_table(), walked.num_rows, [])
+            return Plan(_empty(WALKED), walked.num_rows, [])
     prev = old.select(["source_file", "size", "mtime_ns", "part_id"]).rename_columns(["rel", "old_size", "old_mtime_ns", "old_part_id"])
     joined = walked.join(prev, keys="rel", join_type="left outer")
     pending_j = joined.filter(pc.invert(_unchanged(joined, joined["old_size"], joined["old_mtime_ns"]))).sort_by("order")
@@ -161,8 +218,12 @@ def old_rows(old: pa.Table, rels: Iterable[str]) -> dict[str, dict[str, object]]
 
 def merge_manifest(old: pa.Table, new_rows: list[pa.Table], drop: Iterable[str], renamed: dict[str, str]) -> pa.Table:
     """Previous rows minus ``drop`` and those superseded by ``new_rows``, plus ``new_rows``; parts renamed; sorted."""
-    new = pa.concat_tables(new_rows) if new_rows else INPUTS.empty_table()
-    gone = pa.concat_arrays([pa.array(sorted(set(drop)), pa.string()), new["source_file"].combine_chunks()])
+    dropped = sorted(set(drop))
+    if not new_rows and not dropped and not renamed and _is_sorted(old["source_file"]):
+        return old  # a no-op rerun: filtering, copying and sorting a million rows would take seconds
+    new = pa.concat_tables(new_rows) if new_rows else _empty(INPUTS)
+    # a no-op rerun drops nothing: no pa.array of an empty list, which would import pandas (0.7 s)
+    gone = pa.concat_arrays([pa.array(dropped, pa.string()) if dropped else pa.nulls(0, pa.string()), new["source_file"].combine_chunks()])
     kept = old.filter(pc.invert(pc.is_in(old["source_file"], value_set=gone))) if old.num_rows else old
     merged = pa.concat_tables([kept, new]).combine_chunks()
     if renamed:
@@ -171,6 +232,13 @@ def merge_manifest(old: pa.Table, new_rows: list[pa.Table], drop: Iterable[str],
         replaced = pc.take(pa.array(list(renamed.values()), pa.string()), at)
         merged = merged.set_column(merged.schema.get_field_index("part_id"), "part_id", pc.coalesce(replaced, merged["part_id"]))
     return merged.sort_by("source_file")
+
+
+def _is_sorted(values: pa.ChunkedArray) -> bool:
+    """Strictly ascending, as ``sort_by`` orders a column of unique strings (a manifest is kept so)."""
+    col = values.combine_chunks()
+    n = len(col)
+    return n < 2 or (col.null_count == 0 and bool(pc.all(pc.less(col.slice(0, n - 1), col.slice(1))).as_py()))
 
 
 def totals(manifest: pa.Table) -> tuple[int, int]:

@@ -114,3 +114,16 @@ def test_walk_is_kept_as_columns_with_paths_only_where_they_differ(tmp_path: Pat
     files = {f.rel: f for f in w.files(w.table)}
     assert files["sub/b.txt"].path == os.path.join(os.path.abspath(tmp_path), "sub", "b.txt")
     assert os.path.exists(files[escaped].path)
+
+
+def test_merge_with_nothing_new_keeps_the_manifest_sorted(tmp_path: Path) -> None:
+    _tree(tmp_path, ["b.txt", "a/x.txt", "a-b.txt", "c.txt"])
+    old = _manifest_of(tmp_path)
+    same = merge_manifest(old, [], drop=[], renamed={})
+    assert same.equals(old) and same["source_file"].to_pylist() == sorted(old["source_file"].to_pylist())
+    # a manifest out of order (written by hand or by an older version) is still sorted on the way through
+    shuffled = old.take([2, 0, 3, 1])
+    assert merge_manifest(shuffled, [], drop=[], renamed={}).equals(old)
+    # so is one with a repeated file (not strictly ascending)
+    doubled = pa.concat_tables([old, old.slice(0, 1)])
+    assert merge_manifest(doubled, [], drop=[], renamed={})["source_file"].to_pylist() == sorted(doubled["source_file"].to_pylist())
