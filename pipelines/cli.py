@@ -90,7 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
-        print("interrupted: the published dataset is unchanged; rerun build to finish", file=sys.stderr)
+        snapshot = sys.modules.get("pipelines.publish.snapshot")
+        remote = sys.modules.get("pipelines.read.remote")
+        # a URL dataset is published by its upload, after the local work store's swap
+        to_url = remote is not None and remote.is_url(str(getattr(args, "dataset", "")))
+        if snapshot is not None and snapshot.published_in_this_process() is not None and not to_url:
+            print("interrupted after the new dataset was published (it is complete); the next build removes leftover files", file=sys.stderr)
+        else:
+            print("interrupted: the published dataset is unchanged; rerun build to finish", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
         verbose = getattr(args, "verbose", False)

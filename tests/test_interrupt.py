@@ -198,3 +198,21 @@ def test_ctrl_c_with_work_queued_then_rerun_equals_an_uninterrupted_build(tmp_pa
     assert not list((ds / ".store").rglob("*.tmp")), "temporary files of the killed tasks were left behind"
     run_cli("validate", "--dataset", str(ds))
     shutil.rmtree(ds)
+
+
+@pytest.mark.parametrize("point", ["before_swap", "after_swap"])
+def test_ctrl_c_just_before_or_after_the_swap_says_which_dataset_is_published(tmp_path: Path, point: str) -> None:
+    from conftest import SAMPLE
+
+    ds = tmp_path / "ds"
+    proc = run_cli("build", "--input", str(SAMPLE), "--dataset", str(ds), "--workers", "1", "--no-progress", check=False, env={"PIPELINES_FAILPOINT": f"{point}:SIGINT"})
+    assert proc.returncode == 130, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in proc.stderr
+    if point == "before_swap":
+        assert last.startswith(MESSAGE) and not (ds / "articles").exists()
+    else:  # published and complete: it validates, and the next build finds nothing to do
+        assert last.startswith("interrupted after the new dataset was published (it is complete)"), last
+        run_cli("validate", "--dataset", str(ds))
+        again = run_cli("build", "--input", str(SAMPLE), "--dataset", str(ds), "--workers", "1", "--no-progress")
+        assert "nothing new" in again.stdout + again.stderr

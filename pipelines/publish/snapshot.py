@@ -19,6 +19,14 @@ from pipelines.publish.store import Store
 EVAL_RESULTS = Path(__file__).resolve().parents[2] / "eval" / "RESULTS.md"
 
 
+_published: list[Path] = []  # snapshots this process made current (an interrupt after that must not say "unchanged")
+
+
+def published_in_this_process() -> Path | None:
+    """The snapshot this process last made current, if any."""
+    return _published[-1] if _published else None
+
+
 def publish_snapshot(store: Store, *, inputs: pa.Table, label_hash: str, run_info: dict[str, Any]) -> Path:
     """``inputs`` is the new manifest (pipelines.manifest.INPUTS), sorted by source_file."""
     from pipelines.label.stage import label_data_files
@@ -63,6 +71,7 @@ def publish_snapshot(store: Store, *, inputs: pa.Table, label_hash: str, run_inf
         shutil.rmtree(snap, ignore_errors=True)
         raise
     previous = store.swap(snap)
+    _published.append(snap)
     failpoint("after_swap")
     store.collect_garbage(keep, previous)
     return snap
