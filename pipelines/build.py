@@ -724,7 +724,8 @@ def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None)
             phase("parse")
             bar = _progress(plan.pending.num_rows, opts.progress, "file")
 
-            def parse_tasks() -> Iterator[tuple[Callable[..., Any], tuple[Any, ...]]]:
+            # plan and walked bound as defaults, not closed over, so that they can be freed before publishing
+            def parse_tasks(plan: Any = plan, walked: Any = walked) -> Iterator[tuple[Callable[..., Any], tuple[Any, ...]]]:
                 for rows in _batches(plan.pending):
                     batch = list(walked.files(rows))
                     pid = stable_digest(__version__, *(f"{f.rel}\x01{f.size}\x01{f.mtime_ns}" for f in batch))
@@ -805,6 +806,11 @@ def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None)
         # 4. publish: snapshot of live parts + aggregates + docs, then the atomic swap
         from pipelines.publish.snapshot import publish_snapshot  # late: DuckDB is 0.2 s a no-op rerun need not pay
 
+        # the parse phase's state (duplicate index, plan, walk, old manifest: ~400 bytes an article) is
+        # not needed to publish; hand it back before DuckDB takes its budget for the aggregates
+        del dup_index, plan, walked, new_rows, touched, label_futures, old
+        _release_memory()
+
         phase("publish")
         snapshot = publish_snapshot(
             store,
@@ -830,6 +836,17 @@ def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None)
         summary.snapshot = snapshot.name
         summary.seconds = time.monotonic() - started
     return summary
+
+
+def _release_memory() -> None:
+    """Collect garbage and return freed memory to the system (Arrow's pool, glibc's heap)."""
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _mark_duplicates(index: DuplicateIndex, keys: dict[str, list[Any]]) -> dict[str, str]:
