@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines import __version__
+from pipelines.children import init_pool_child
 from pipelines.dedupe import DuplicateIndex, stable_digest
 from pipelines.failpoints import failpoint
 from pipelines.manifest import INPUTS, collect_walk, load_manifest, merge_manifest, next_seq, plan_changes, totals
@@ -201,21 +202,6 @@ def _hard_deadline(limits: Limits) -> float | None:
     return limits.file_time_budget + min(30.0, max(2.0, limits.file_time_budget / 4))
 
 
-def _die_with_parent(parent: int) -> None:
-    """Have the kernel SIGKILL this process when ``parent`` (which forked it) dies (Linux; elsewhere a no-op).
-
-    A parent that died before the request was made is caught by the ``getppid`` check: the child has
-    already been handed to another process and leaves at once.
-    """
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        with contextlib.suppress(OSError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:
-        os._exit(0)
-
-
 def _reader_main(requests: Any, results: Any, parent: int) -> None:
     """Body of the forked reader process: read each batch it is sent, send back the items; never returns.
 
@@ -227,8 +213,7 @@ def _reader_main(requests: Any, results: Any, parent: int) -> None:
         import faulthandler
 
         faulthandler.disable()  # a native crash here is reported as a reject, not as a dump on the user's terminal
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        _die_with_parent(parent)
+        init_pool_child(parent)  # Ctrl-C is the build's; dies with the worker
 
         pending: list[Item] = []
         last_sent = time.monotonic()
@@ -553,7 +538,7 @@ def _executor(opts: BuildOptions) -> Iterator[Executor]:
     """
     if opts.engine == "local":
         ctx = mp.get_context("fork") if sys.platform != "win32" else mp.get_context()
-        pool = ProcessPoolExecutor(max_workers=opts.workers, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),))
+        pool = ProcessPoolExecutor(max_workers=opts.workers, mp_context=ctx, initializer=init_pool_child, initargs=(os.getpid(),))  # a killed build leaves no worker behind
         try:
             yield pool
         except BaseException:
@@ -631,12 +616,6 @@ def _child_pids(pid: int) -> list[int]:
             with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{task}/children") as fh:
                 out.extend(int(c) for c in fh.read().split())
     return out
-
-
-def _init_worker(parent: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    # die with the parent: a killed build must not leave workers writing parts behind it
-    _die_with_parent(parent)
 
 
 # --- main side -----------------------------------------------------------------------------------

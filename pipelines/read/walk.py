@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import stat
 from array import array
 from collections import deque
@@ -12,6 +11,8 @@ from collections.abc import Iterator, Sequence
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from pipelines.children import init_pool_child
 
 # Provenance notes and licences beside the data are not articles.
 _BY_NAME = attrgetter("name")
@@ -100,17 +101,6 @@ def _stat_one_by_one(paths: list[str]) -> tuple[array[int], array[int], dict[int
     return sizes, mtimes, bad
 
 
-def _init_helper() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the walking process handles Ctrl-C
-    if hasattr(os, "sched_setaffinity"):  # Linux: die with the walking process, never outlive it
-        import ctypes
-
-        try:
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except OSError:
-            pass
-
-
 class _Chunk(NamedTuple):
     prefix: str
     folder: str
@@ -148,7 +138,7 @@ class _Stats:
         from concurrent.futures import ProcessPoolExecutor
 
         try:
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("fork"), initializer=_init_helper)
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("fork"), initializer=init_pool_child, initargs=(os.getpid(),))
         except (OSError, ValueError):  # no fork here, or no processes left: stat in this process
             self.workers = 0
             return False
