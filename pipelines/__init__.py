@@ -1,3 +1,8 @@
 """Turn folders of scraped Chinese news files into a typed Parquet dataset."""
 
 __version__ = "0.1.0"
+
+# Ctrl-C: exit code and message. Here, not in cli.py, because ``python -m pipelines`` must be able to
+# say it when the interrupt comes before cli.py is imported.
+EXIT_INTERRUPTED = 130
+INTERRUPTED_UNCHANGED = "interrupted: the published dataset is unchanged; rerun build to finish"

@@ -1,14 +1,14 @@
 import os
 import sys
 
-EXIT_INTERRUPTED = 130  # as pipelines.cli.EXIT_INTERRUPTED, which may not be imported yet
+from pipelines import EXIT_INTERRUPTED, INTERRUPTED_UNCHANGED
 
 try:
     from pipelines.cli import main
 
     code = main()
 except KeyboardInterrupt:  # Ctrl-C before main() took SIGINT over, or in the instant after it gave it back
-    print("interrupted: the published dataset is unchanged; rerun build to finish", file=sys.stderr)
+    print(INTERRUPTED_UNCHANGED, file=sys.stderr)
     code = EXIT_INTERRUPTED
 build = sys.modules.get("pipelines.build")
 if build is not None and build.abandoned_pool():

@@ -14,14 +14,14 @@ import threading
 import traceback
 from pathlib import Path
 
-from pipelines import __version__
+from pipelines import EXIT_INTERRUPTED, INTERRUPTED_UNCHANGED, __version__
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1  # validate/evaluate found problems
 EXIT_USAGE = 2  # bad arguments
 EXIT_INPUT = 3  # input folder missing or unreadable
 EXIT_OUTPUT = 4  # dataset folder unwritable, locked, or broken
-EXIT_INTERRUPTED = 130
+# EXIT_INTERRUPTED (130, Ctrl-C) comes from pipelines/__init__.py
 
 
 def _size(text: str) -> int:
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         if snapshot is not None and snapshot.published_in_this_process() is not None and not to_url:
             print("interrupted after the new dataset was published (it is complete); the next build removes leftover files", file=sys.stderr)
         else:
-            print("interrupted: the published dataset is unchanged; rerun build to finish", file=sys.stderr)
+            print(INTERRUPTED_UNCHANGED, file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
         verbose = getattr(args, "verbose", False)
