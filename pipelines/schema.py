@@ -151,7 +151,7 @@ ARTICLES = Table(
         Column("byline", _STRS, "Reporters named in the byline.", True, ("记者", "Byline")),
         Column("body", _STR, "The story alone: navigation, breadcrumbs, recommendations, comments, sidebars and footers removed.", True, ("正文", "Body")),
         Column("body_chars", pa.int32(), "Number of characters in body.", False, ("字数", "Characters")),
-        Column("quality_flags", _STRS, "Quality flags: empty_body (title only), no_title, no_date, truncated, mojibake.", True, ("质量标记", "Quality flags")),
+        Column("quality_flags", _STRS, "Quality flags: empty_body (title only), no_title, no_date, truncated (stored body cut at 20M characters), label_truncated (labels decided on the first max_body_chars of data/label_budget.toml), mojibake.", True, ("质量标记", "Quality flags")),
         Column("simhash", pa.int64(), "64-bit SimHash of the body's character 4-grams (signed); near-duplicates differ in few bits.", True, ("指纹", "SimHash")),
         Column("duplicate_of", _STR, "article_id of the first-seen copy when this row is an exact or near duplicate; null for originals.", True, ("重复于", "Duplicate of")),
         Column("scope", _STR, "Geographic scope of the story: local, national, foreign or none.", True, ("范围", "Scope")),

@@ -78,6 +78,8 @@ def generate(gen: Path) -> dict[str, Expected]:
     (gen / "random.bin").write_bytes(rng.randbytes(5 << 20))
     (gen / "deep.html").write_bytes(b"<html><body>" + b"<div>" * 100_000 + STORY.encode() + b"</body></html>")
     (gen / "one_line.txt").write_bytes((STORY * (2 * 1024 * 1024 // len(STORY.encode()))).encode())
+    # a keyword-stuffed page: one 12M-character line of one place name (labelling it was quadratic: hours)
+    (gen / "repeated_name.txt").write_bytes(("甘肃兰州" * 3_000_000).encode())
     os.mkfifo(gen / "pipe")
     (gen / "loop").symlink_to(gen)
     (gen / "self").symlink_to(gen / "self")
@@ -102,6 +104,7 @@ def generate(gen: Path) -> dict[str, Expected]:
         "generated/random.bin": (0, Counter(["binary_file"])),
         "generated/deep.html": (0, Counter(["unparseable"])),
         "generated/one_line.txt": (1, none),
+        "generated/repeated_name.txt": (1, none),
         "generated/pipe": (0, Counter(["read_error"])),
         "generated/loop": (0, Counter(["symlink_loop"])),
         "generated/self": (0, Counter(["symlink_loop"])),
@@ -167,6 +170,19 @@ def test_hostile_build_accounts_for_every_file_and_record(hostile: tuple[Path, P
     assert rejects["detail"].str.len().gt(0).all()
     assert f"articles: {len(articles)} added" in proc.stdout and f"rejects: {len(rejects)} added" in proc.stdout
     run_cli("validate", "--dataset", str(ds))
+
+
+def test_a_repeated_name_page_is_labelled_within_its_budget(hostile: tuple[Path, Path, subprocess.CompletedProcess[str], dict[str, Expected]]) -> None:
+    _, ds, proc, _ = hostile
+    assert proc.returncode == 0
+    arts = pd.read_parquet(ds / "articles", columns=["source_file", "body_chars", "quality_flags", "province_code", "prefecture_code"])
+    row = arts[arts["source_file"] == "generated/repeated_name.txt"].iloc[0]
+    assert row["body_chars"] == 12_000_000
+    assert "label_truncated" in list(row["quality_flags"])
+    assert (row["province_code"], row["prefecture_code"]) == ("620000", "620100")
+    # only that page was over the budget
+    flagged = arts[arts["quality_flags"].map(lambda f: "label_truncated" in list(f))]
+    assert set(flagged["source_file"]) <= {"generated/repeated_name.txt", "generated/one_line.txt"}
 
 
 def _warc_bytes(records: list[tuple[str, str, bytes]]) -> bytes:

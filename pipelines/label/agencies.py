@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +21,13 @@ from typing import TYPE_CHECKING, Any
 import ahocorasick_rs
 
 from pipelines.label.gazetteer import MUNICIPALITIES, NATIONAL_CODE, PLACE, Division, Hit
+from pipelines.label.spans import BookTitles
 
 if TYPE_CHECKING:
     from pipelines.label.gazetteer import Gazetteer
 
 _MEMO_MAX = 200_000  # entries of AgencyRules.memo before it starts over (bounded memory)
+_MAX_SHORT_FORMS = 64  # （以下简称…） forms remembered per article: every later match tries each of them
 LEVEL_RANK = {"province": 0, "prefecture": 1, "county": 2}
 _ABBR = re.compile(r"[（(]\s*(?:以下)?简称[：:“\"]?([\u4e00-\u9fff]{2,10})[”\"]?\s*[）)]")
 # Characters that end the free-text prefix of a 派出所 name (民警在城关派出所 -> 城关); the prefix only
@@ -150,6 +153,7 @@ class _Resolver:
         self.hits = hits = gaz.scan(body)  # the region stage's scan of the same body (cached)
         self.place_end: dict[int, Hit] = {h.end: h for h in hits if h.entry.kind == PLACE}
         self._blocked: list[tuple[int, int]] | None = None
+        self.books = BookTitles(body)
 
     # ----- places --------------------------------------------------------------------------
 
@@ -262,13 +266,16 @@ class _Resolver:
     # ----- helpers -------------------------------------------------------------------------
 
     def in_book_title(self, pos: int) -> bool:
-        return self.body.rfind("《", 0, pos) > self.body.rfind("》", 0, pos)
+        return self.books.inside(pos)
 
     def overlaps_blocker(self, s: int, e: int) -> bool:
         blocked = self._blocked
         if blocked is None:  # built on first use: most articles never ask
             blocked = self._blocked = [(h.start, h.end) for h in self.hits if h.entry.kind != PLACE]
-        return any(bs < e and s < be for bs, be in blocked)
+        # blockers do not overlap each other (one leftmost-longest scan) and come in text order, so
+        # the only candidate is the last one starting before e
+        k = bisect_left(blocked, (e,)) - 1
+        return k >= 0 and s < blocked[k][1]
 
     def placed_prefix(self, s: int, limit: int = 4) -> tuple[Hit, str] | None:
         """A place written a few characters before ``s`` and the free text between them:
@@ -324,19 +331,20 @@ def find_mentions(body: str, region: Mapping[str, Any] | None, gaz: Gazetteer) -
     # 新疆生产建设兵团第四师中级人民法院（以下简称四师中院）: the short form defined right after an organ
     # is that organ, wherever it recurs (not the article's own 中院).
     defs = _abbreviations(body)
+    def_starts = [d[0] for d in defs]
     short: dict[str, _Mention] = {}
     patterns = rules.patterns
-    books = "《" in body  # no 《 at all: no mention is inside a cited title (skips two rfinds a match)
     for idx, s, e in matches:
         pat = patterns[idx]
         if pat.organ is None and pat.national is None:
             continue  # blocker
-        if books and r.in_book_title(s):
+        if r.in_book_title(s):
             continue
         if defs:
-            d = next((d for d in defs if d[0] <= s < d[1]), None)
+            k = bisect_right(def_starts, s) - 1  # definitions do not overlap: only the last one before s can hold it
+            d = defs[k] if k >= 0 and s < defs[k][1] else None
             if d is not None:
-                if out and 0 <= d[0] - out[-1].end <= 1:
+                if out and 0 <= d[0] - out[-1].end <= 1 and (d[2] in short or len(short) < _MAX_SHORT_FORMS):
                     short[d[2]] = out[-1]
                 continue  # the definition itself is no new mention
             ab = next((a for a in short if len(a) >= e - s and body.startswith(a, e - len(a))), None)
@@ -525,11 +533,15 @@ def _pick_under(hit: Hit, parent_code: str | None, r: _Resolver) -> str | None:
 
 def _group(mentions: list[_Mention]) -> list[dict[str, Any]]:
     groups: dict[tuple[str, str, str, str | None], dict[str, Any]] = {}
+    surfaces: dict[tuple[str, str, str, str | None], dict[str, None]] = {}  # distinct surfaces in order (a set test per mention)
     for m in mentions:
         key = (m.name, m.type, m.level, m.region_code)
         g = groups.get(key)
         if g is None:
-            groups[key] = {"name": m.name, "type": m.type, "level": m.level, "region_code": m.region_code, "mentions": [m.surface]}
-        elif m.surface not in g["mentions"]:
-            g["mentions"].append(m.surface)
+            groups[key] = {"name": m.name, "type": m.type, "level": m.level, "region_code": m.region_code, "mentions": []}
+            surfaces[key] = {m.surface: None}
+        else:
+            surfaces[key].setdefault(m.surface)
+    for key, g in groups.items():
+        g["mentions"] = list(surfaces[key])
     return list(groups.values())

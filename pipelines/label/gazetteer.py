@@ -372,9 +372,12 @@ class Gazetteer:
         places are no evidence. Uses the (cached) scan of ``text``."""
         if text is not self._last_text:
             self.scan(text)
-        spans = []
-        for i in self._last_footers:
-            a = text.rfind("\n", 0, i) + 1
+        spans: list[tuple[int, int]] = []
+        for i in self._last_footers:  # in text order: a marker on the line just found adds nothing
+            if spans and i < spans[-1][1]:
+                continue
+            # the search back stops at the previous footer line's end (a newline), so it stays linear
+            a = text.rfind("\n", spans[-1][1] if spans else 0, i) + 1
             b = text.find("\n", i)
             spans.append((a, len(text) if b < 0 else b))
         return spans

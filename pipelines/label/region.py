@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pipelines.label.gazetteer import COUNTRY, MUNICIPALITIES, NATIONAL, NATIONAL_CODE, PLACE, Gazetteer, Target
+from pipelines.label.spans import BookTitles, footer_test
 from pipelines.schema import REGION_COLUMNS
 
 _LOCAL_DATELINE = re.compile(r"本(?:报|刊|台|网)(?:记者)?([\u4e00-\u9fff]{0,8}?)\s*(?:\d{1,2}月\s*\d{1,2}日)?\s*(?:电|讯)")
@@ -399,26 +400,46 @@ def _body_signals(
     seen_nat: dict[str, list[Any]] = {}
     nat_repeat = W["national_repeat"]
     party_cap = cap * party_f
-    books = "《" in body  # without one, no national marker sits in a cited title
+    books = BookTitles(body)  # 《…》: cited document titles
+    in_footer = footer_test(footers)
+    chain_memo: dict[int, float] = {}
+
+    def chain_factor(i: int) -> float:
+        """The party factor of the place chain 宁夏|吴忠|某… that hit ``i`` opens: the factor at the
+        first link followed by a party mark. Each link is walked once per article (a page of one
+        name repeated is one long chain: walking it from every link would be quadratic)."""
+        got = chain_memo.get(i)
+        if got is not None:
+            return got
+        links = [i]
+        j, end, f = i + 1, hits[i][1], 1.0
+        while j < nh and hits[j][0] == end and hits[j][2].kind == PLACE:
+            if j in chain_memo:
+                f = chain_memo[j]
+                break
+            links.append(j)
+            end = hits[j][1]
+            if end < n and body[end] in party_first:
+                f = _mention_factor(body, end, rules, W)
+                break
+            j += 1
+        for k in links:
+            chain_memo[k] = f
+        return f
+
     for i, (start, end, e, follow_ok) in enumerate(hits):
         kind = e.kind
         if start < skip_before and (kind == PLACE or kind == COUNTRY):
             continue  # the dateline's own place token
-        if footers and any(a <= start < b for a, b in footers):
+        if in_footer is not None and in_footer(start):
             continue
         if kind == PLACE:
             # An anonymised party name (甘肃某公司) also covers the places chained before it (宁夏吴忠某银行).
             f = 1.0
             if end < n and body[end] in party_first:
                 f = _mention_factor(body, end, rules, W)
-            else:
-                j = i + 1
-                while j < nh and hits[j][0] == end and hits[j][2].kind == PLACE:  # 宁夏|吴忠|某…
-                    end = hits[j][1]
-                    if end < n and body[end] in party_first:
-                        f = _mention_factor(body, end, rules, W)
-                        break
-                    j += 1
+            elif i + 1 < nh and hits[i + 1][0] == end:
+                f = chain_factor(i)
             party = f == party_f
             if listed and i in listed:
                 f *= list_f
@@ -444,7 +465,7 @@ def _body_signals(
             else:
                 rec[1] = min(cap, rec[1] + f * repeat * W["foreign"])
         elif kind == NATIONAL:
-            if books and body.rfind("《", 0, start) > body.rfind("》", 0, start):
+            if books.inside(start):
                 continue  # cited document title: 《最高人民法院关于…》
             if start > 0 and ((i > 0 and hits[i - 1].end == start and hits[i - 1].entry.kind == COUNTRY) or _foreign_organ(body, start)):
                 continue  # 美国国务院, 马国卫生部: another country's organ

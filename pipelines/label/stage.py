@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tomllib
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,35 @@ def data_dir() -> Path:
 def label_data_files() -> list[Path]:
     files = {Path(p).resolve() for p in gazetteer_files(data_dir())}
     files.add((data_dir() / "topics.toml").resolve())
+    files.add((data_dir() / BUDGET_FILE).resolve())
     return sorted(files)
+
+
+BUDGET_FILE = "label_budget.toml"
+TRUNCATED_FLAG = "label_truncated"
+
+
+class LabelDataError(ValueError):
+    """A label data file holds a bad value; the message names the file and the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class LabelBudget:
+    """What one article may cost the label stage (``data/label_budget.toml``)."""
+
+    max_body_chars: int  # labels are decided on this prefix of a longer body (flag label_truncated)
+
+    @classmethod
+    def load(cls, path: Path) -> LabelBudget:
+        try:
+            with path.open("rb") as f:
+                raw = tomllib.load(f)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise LabelDataError(f"{path}: {exc}") from exc
+        value = raw.get("budget", {}).get("max_body_chars")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1000:
+            raise LabelDataError(f"{path}: [budget] max_body_chars must be an integer of at least 1000, got {value!r}")
+        return cls(max_body_chars=value)
 
 
 @lru_cache(maxsize=1)
@@ -52,8 +82,15 @@ class Labeller:
     def __init__(self) -> None:
         self.gaz = load_gazetteer(data_dir())
         self.taxonomy = load_taxonomy(data_dir() / "topics.toml")
+        self.budget = LabelBudget.load(data_dir() / BUDGET_FILE)
+
+    def within_budget(self, body: str | None) -> str:
+        """The part of ``body`` the labels are decided on (every label rule is linear in it)."""
+        body = body or ""
+        return body if len(body) <= self.budget.max_body_chars else body[: self.budget.max_body_chars]
 
     def label_row(self, article: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        article = {**article, "body": self.within_budget(article.get("body"))}
         region = resolve_region(article, self.gaz)
         agencies, mentions = find_agencies(article, region, self.gaz)
         topics, evidence = self.taxonomy.classify(article.get("title") or "", article.get("body") or "")
@@ -78,7 +115,13 @@ class Labeller:
         evidence_col: list[Any] = []
         m_ids: list[str] = []
         m_cols: tuple[list[Any], ...] = ([], [], [], [], [], [])  # name, type, level, region_code, surface, offset
-        for art in view:
+        limit = self.budget.max_body_chars
+        truncated: list[int] = []
+        for i, art in enumerate(view):
+            body = art["body"]
+            if body is not None and len(body) > limit:
+                art["body"] = body[:limit]
+                truncated.append(i)
             region = resolve_region(art, gaz)
             for k, lst in region_cols:
                 lst.append(region.get(k))
@@ -95,7 +138,7 @@ class Labeller:
         label_cols["agencies"] = agencies_col
         label_cols["topics"] = topics_col
         label_cols["topic_evidence"] = evidence_col
-        table = parsed
+        table = _flag_rows(parsed, truncated, TRUNCATED_FLAG) if truncated else parsed
         for k in LABEL_COLUMNS:
             table = table.append_column(ARTICLES[k].field(), pa.array(label_cols[k], type=ARTICLES[k].type))
         dups = duplicate_of or {}
@@ -106,6 +149,15 @@ class Labeller:
         else:
             mentions_table = AGENCY_MENTIONS.empty()
         return ARTICLES.conform(table), mentions_table
+
+
+def _flag_rows(table: pa.Table, rows: list[int], flag: str) -> pa.Table:
+    """``table`` with ``flag`` added to the quality_flags of ``rows`` (a few rows: a Python pass is fine)."""
+    flags = table.column("quality_flags").to_pylist()
+    for i in rows:
+        flags[i] = [*(flags[i] or []), flag]
+    i = table.schema.get_field_index("quality_flags")
+    return table.set_column(i, table.schema.field(i), pa.array(flags, type=table.schema.field(i).type))
 
 
 @lru_cache(maxsize=1)
