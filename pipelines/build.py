@@ -585,27 +585,22 @@ def _abandon_pool(pool: ProcessPoolExecutor) -> None:
     names are content-addressed, and nothing is published before the pool is done, so a killed task
     loses only its own unfinished part (its temporary file is collected by the next publish).
 
-    Nothing here waits on the pool. Its manager thread may be stuck for good once workers are killed
-    (in ``recv`` of a result a dying worker half wrote, or its feeder thread in a write to the call
-    pipe), so ``shutdown(wait=True)`` or the interpreter's exit-time join of that thread could hang;
-    the CLI therefore leaves with ``os._exit`` (see ``abandoned_pool``). The write end of the result
-    pipe is closed here so that a half-written result ends in EOF instead.
+    Only public interfaces are used: the pool's workers are this process's live multiprocessing
+    children (``multiprocessing.active_children``; the walk's helpers are gone by now), their readers
+    are their own children (``/proc``). Nothing here waits on the pool: its manager thread may be stuck
+    for good once workers are killed (in ``recv`` of a result a dying worker half wrote), and the
+    interpreter's exit-time join of that thread could hang, so the CLI leaves with ``os._exit``
+    (see ``abandoned_pool``).
     """
     global _abandoned
     _abandoned = True
-    # shutdown() drops pool._processes, so take the workers first
-    workers = list((getattr(pool, "_processes", None) or {}).values())
-    results = getattr(pool, "_result_queue", None)
-    pids = [p.pid for p in workers if p.pid]
+    pids = [p.pid for p in mp.active_children() if p.pid]
     readers = [c for pid in pids for c in _child_pids(pid)]  # before the kill: orphans cannot be found
     for pid in pids + readers:  # readers also die with their worker (PR_SET_PDEATHSIG); this is quicker
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(Exception):
         pool.shutdown(wait=False, cancel_futures=True)
-    if workers and results is not None:
-        with contextlib.suppress(Exception):
-            results._writer.close()
 
 
 def _child_pids(pid: int) -> list[int]:

@@ -160,14 +160,22 @@ def test_two_builds_are_serialised(tmp_path: Path) -> None:
         assert busy.returncode == 4
         assert "another build is running" in busy.stderr
         waiting = subprocess.Popen(
-            [sys.executable, "-m", "pipelines", "build", "--input", str(SAMPLE), "--dataset", str(ds)],
+            [sys.executable, "-m", "pipelines", "build", "--input", str(SAMPLE), "--dataset", str(ds), "--no-progress"],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
-        time.sleep(2.0)
+        # Release the lock only once the second build says it is waiting for it (however slowly it
+        # starts under load): a fixed sleep let a slow start find the lock already free.
+        assert waiting.stderr is not None
+        said = ""
+        while "waiting: another build holds the lock" not in said:
+            line = waiting.stderr.readline()
+            assert line, f"the second build ended without waiting: {said}"
+            said += line
+        time.sleep(0.5)
         assert waiting.poll() is None  # it waits for the lock instead of interleaving
     _out, err = waiting.communicate(timeout=120)
-    assert waiting.returncode == 0, err
-    assert "waiting: another build holds the lock" in err
+    assert waiting.returncode == 0, said + err
+    assert "nothing new" in _out
 
 
 def test_cli_errors_are_one_line_with_exit_codes(tmp_path: Path) -> None:
