@@ -8,7 +8,9 @@ recombined; see that file), then measures, in the same run:
   * raw ceiling: read + decode + one Aho-Corasick pass over the gazetteer's ~10k names, on all cores;
   * build: `python -m pipelines build` end to end (parse, dedupe, full labelling, Parquet, publish);
   * peak RSS: the largest resident set of any process of the build (main or worker);
-  * rerun: the same build again with nothing changed (the no-op rerun).
+  * rerun: the same build again with nothing changed (the no-op rerun);
+  * per stage: CPU ms per article of read, decode, parse, scan, region, agencies, topics, dedupe and
+    write on 3,000 of the corpus's files (bench/stages.py), to see where the time goes.
 It prints a table; medians of --repeat runs where given. Figures depend on the machine: record
 `nproc`, the CPU model and the disk with them.
 """
@@ -29,6 +31,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from stages import print_table, stage_costs  # noqa: E402
 
 
 def _ceiling_chunk(paths: list[str]) -> int:
@@ -98,6 +103,7 @@ def main() -> None:
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     rows = []
+    stage_tables: list[tuple[str, int, dict[str, float]]] = []
     for fmt in args.formats.split(","):
         n = args.n if fmt == "page_text" else args.n_other
         corpus = args.workdir / f"corpus_{fmt}_{n}"
@@ -105,6 +111,7 @@ def main() -> None:
             print(f"generating {n} {fmt} articles in {corpus} ...", file=sys.stderr, flush=True)
             subprocess.run([sys.executable, str(ROOT / "bench" / "make_corpus.py"), "--n", str(n), "--format", fmt, "--out", str(corpus)], check=True)
         ceil_s, ceil_n = raw_ceiling(corpus, args.workers)
+        stage_tables.append((fmt, *stage_costs(str(corpus), limit=3000, repeat=3)))
         ds = args.workdir / f"ds_{fmt}"
         shutil.rmtree(ds, ignore_errors=True)
         wall, rss, summary = run_build(corpus, ds, args.workers)
@@ -117,6 +124,9 @@ def main() -> None:
     print(f"{'format':<10} {'articles':>10} {'ceiling/s':>10} {'build/s':>9} {'ratio':>6} {'build s':>8} {'peak RSS MiB':>13} {'no-op rerun s':>14}")
     for fmt, n, ceil, rate, wall, rss, rerun, _summary in rows:
         print(f"{fmt:<10} {n:>10,} {ceil:>10,.0f} {rate:>9,.0f} {rate / ceil:>6.2f} {wall:>8.1f} {rss:>13,.0f} {rerun:>14.2f}")
+    for fmt, n_staged, ms in stage_tables:
+        print(f"\n{fmt}: ", end="")
+        print_table(n_staged, ms)
 
 
 if __name__ == "__main__":
