@@ -6,7 +6,7 @@ Usage::
 
 The output has the published layout (``articles/``, ``agency_mentions/``, ``rejects/``,
 ``aggregates/`` built by ``pipelines.publish.aggregates.build_aggregates``, ``manifest.json``,
-``README.md``; a real ``.store`` snapshot swapped in with ``pipelines.publish.store.Store``).
+``README.md``; a real ``.store`` snapshot swapped in with ``pipelines.store.Store``).
 
 THE DATA ARE SYNTHETIC: every row is recombined from rows of the real ``--source`` build:
 
@@ -39,8 +39,8 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipelines.publish.aggregates import build_aggregates
-from pipelines.publish.store import Store
 from pipelines.schema import AGENCY_MENTIONS, ARTICLES, REJECTS
+from pipelines.store import Store
 
 BODY_DONOR = (
     "source_format", "url", "site", "outlet", "title", "published_at_source", "breadcrumb", "byline", "body",

@@ -44,7 +44,6 @@ def stage_costs(inp: str, limit: int = 3000, repeat: int = 3) -> tuple[int, dict
     """(articles, {stage: CPU ms per article})."""
     import pyarrow.parquet as pq
 
-    from pipelines.build import read_one
     from pipelines.dedupe import DuplicateIndex, simhash
     from pipelines.label.agencies import find_mentions
     from pipelines.label.region import resolve_region
@@ -52,6 +51,7 @@ def stage_costs(inp: str, limit: int = 3000, repeat: int = 3) -> tuple[int, dict
     from pipelines.label.topics import _encode
     from pipelines.parse.finalize import finalize_article
     from pipelines.read.decode import decode_bytes
+    from pipelines.read.isolate import read_one
     from pipelines.read.limits import Limits
     from pipelines.read.walk import walk_inputs
     from pipelines.schema import PARSED

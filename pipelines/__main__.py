@@ -10,8 +10,8 @@ try:
 except KeyboardInterrupt:  # Ctrl-C before main() took SIGINT over, or in the instant after it gave it back
     print(INTERRUPTED_UNCHANGED, file=sys.stderr)
     code = EXIT_INTERRUPTED
-build = sys.modules.get("pipelines.build")
-if build is not None and build.abandoned_pool():
+engine = sys.modules.get("pipelines.engine")
+if engine is not None and engine.abandoned_pool():
     # Ctrl-C (or a failure) stopped the build's process pool: workers and their readers are killed and
     # the lock released. A normal exit would join the pool's manager thread and queue feeder thread,
     # which can block for good on the pipes of killed workers; leave without those joins (no exit

@@ -14,14 +14,8 @@ import threading
 import traceback
 from pathlib import Path
 
-from pipelines import EXIT_INTERRUPTED, INTERRUPTED_UNCHANGED, __version__
-
-EXIT_OK = 0
-EXIT_PROBLEMS = 1  # validate/evaluate found problems
-EXIT_USAGE = 2  # bad arguments
-EXIT_INPUT = 3  # input folder missing or unreadable
-EXIT_OUTPUT = 4  # dataset folder unwritable, locked, or broken
-# EXIT_INTERRUPTED (130, Ctrl-C) comes from pipelines/__init__.py
+from pipelines import INTERRUPTED_UNCHANGED, __version__
+from pipelines.errors import EXIT_DATASET, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, DatasetError, InputError, PipelineError, UsageError
 
 
 def _size(text: str) -> int:
@@ -71,11 +65,11 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS)
 
     v = sub.add_parser("validate", help="check a dataset: types, keys, codes, topic ids, accounting")
-    v.add_argument("--dataset", type=Path, default=Path("dataset"))
+    v.add_argument("--dataset", type=Path, default=Path("dataset"), help="the dataset folder to check (default: dataset)")
     v.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS)
 
     e = sub.add_parser("evaluate", help="score the labels on the hand-labelled evaluation set")
-    e.add_argument("--eval-dir", type=Path, default=Path(__file__).resolve().parent.parent / "eval")
+    e.add_argument("--eval-dir", type=Path, default=Path(__file__).resolve().parent.parent / "eval", help="the evaluation set (default: the repository's eval/)")
     e.add_argument("--write", action="store_true", help="also write eval/RESULTS.md")
     e.add_argument("--errors", action="store_true", help="also list every disagreement with the hand labels")
     e.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS)
@@ -104,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         if verbose:
             traceback.print_exc()
         code, message = _explain(exc, args)
-        hint = "" if verbose else " (rerun with --verbose for the traceback)"
+        hint = "" if verbose or isinstance(exc, PipelineError) else " (rerun with --verbose for the traceback)"
         print(f"error: {message}{hint}", file=sys.stderr)
         return code
     finally:
@@ -122,23 +116,15 @@ def _explain(exc: BaseException, args: argparse.Namespace) -> tuple[int, str]:
     """One line for a failure: what went wrong, where, and what to do; and its exit code."""
     from concurrent.futures.process import BrokenProcessPool
 
-    from pipelines.publish.store import StoreError
-
     dataset = getattr(args, "dataset", None)
     text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, StoreError):
-        if "input folder" in text:
-            return EXIT_INPUT, f"{text}; pass --input DIR with your scraped files"
-        if "cannot create dataset folder" in text:
-            return EXIT_OUTPUT, f"{text}; --dataset must be a folder path you can write (not a file, nor inside one)"
-        if "not writable" in text:
-            return EXIT_OUTPUT, f"{text}; fix its permissions or pass another --dataset"
-        return EXIT_OUTPUT, text
+    if isinstance(exc, PipelineError):
+        return exc.exit_code, exc.line()
     if isinstance(exc, BrokenProcessPool):
         return 1, f"a worker process died during the build (out of memory?); the published dataset in {dataset} is unchanged; rerun with fewer --workers"
     if isinstance(exc, OSError):
         where = f" ({exc.filename})" if exc.filename else ""
-        return EXIT_OUTPUT, f"cannot write the dataset in {dataset}{where}: {exc.strerror or text}; free disk space or fix permissions, then rerun (the published dataset is unchanged)"
+        return EXIT_DATASET, f"cannot write the dataset in {dataset}{where}: {exc.strerror or text}; free disk space or fix permissions, then rerun (the published dataset is unchanged)"
     return 1, f"unexpected {type(exc).__name__}: {text}; please report it with the --verbose traceback"
 
 
@@ -151,35 +137,28 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.command == "build":
             if is_url(args.input):
                 if problem := input_problem(args.input):
-                    print(f"error: {problem}", file=sys.stderr)
-                    return EXIT_INPUT
+                    raise InputError(problem)
             elif not args.input.exists():
-                print(f"error: input folder {args.input} does not exist; pass --input DIR with your scraped files", file=sys.stderr)
-                return EXIT_INPUT
+                raise InputError(f"input folder {args.input} does not exist", "pass --input DIR with your scraped files")
             elif not args.input.is_dir():
-                print(f"error: --input {args.input} is a file, not a folder; put it in a folder and pass that", file=sys.stderr)
-                return EXIT_INPUT
+                raise InputError(f"--input {args.input} is a file, not a folder", "put it in a folder and pass that")
             elif not os.access(args.input, os.R_OK | os.X_OK):
-                print(f"error: input folder {args.input} is not readable; check its permissions", file=sys.stderr)
-                return EXIT_INPUT
+                raise InputError(f"input folder {args.input} is not readable", "check its permissions")
             limits = Limits(args.max_file_bytes, args.max_decompressed_bytes, args.max_records_per_file, args.file_time_budget)
             input_dir = args.input
         else:
-            from pipelines.publish.store import Store
+            from pipelines.store import Store
 
             if not is_url(args.dataset) and Store(args.dataset).current() is None:
-                print(f"error: no published dataset in {args.dataset}; run build --input DIR --dataset {args.dataset} first", file=sys.stderr)
-                return EXIT_OUTPUT
+                raise DatasetError(f"no published dataset in {args.dataset}", f"run build --input DIR --dataset {args.dataset} first")
             input_dir = Path(".")
             limits = Limits()
         if args.workers < 1:
-            print("error: --workers must be at least 1", file=sys.stderr)
-            return EXIT_USAGE
+            raise UsageError("--workers must be at least 1")
         for flag, value, least in (("--max-file-bytes", limits.max_file_bytes, 1), ("--max-decompressed-bytes", limits.max_decompressed_bytes, 1),
                                    ("--max-records-per-file", limits.max_records_per_file, 1), ("--file-time-budget", limits.file_time_budget, 0)):
             if value < least:
-                print(f"error: {flag} must be at least {least} (got {value:g})", file=sys.stderr)
-                return EXIT_USAGE
+                raise UsageError(f"{flag} must be at least {least} (got {value:g})")
         opts = BuildOptions(
             input=input_dir,
             dataset=args.dataset,
@@ -195,7 +174,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         if is_url(args.dataset):
             from pipelines.publish.remote import build_remote
 
-            summary = build_remote(opts, args.dataset, args.work_dir)
+            summary = build_remote(opts, args.dataset, run_build, args.work_dir)
         else:
             summary = run_build(opts)
         for line in summary.lines():

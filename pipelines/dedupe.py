@@ -19,8 +19,15 @@ import hashlib
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipelines.store import Store
 
 NEAR_BITS = 6
 MIN_CHARS = 200
@@ -229,5 +236,39 @@ class DuplicateIndex:
                 self._new_entry(dup, chash)
 
 
-def stable_digest(*parts: str) -> str:
-    return hashlib.sha256("\x00".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+# --- the dedupe phase ---------------------------------------------------------------------------
+
+
+def mark_duplicates(index: DuplicateIndex, keys: dict[str, list[Any]]) -> dict[str, str]:
+    """Feed a part's articles to the index in order; the ones that repeat an earlier article → its id."""
+    dups: dict[str, str] = {}
+    for aid, chash, sim, chars in zip(keys["article_id"], keys["content_hash"], keys["simhash"], keys["body_chars"], strict=True):
+        first = index.add(aid, chash, sim, chars)
+        if first is not None and first != aid:
+            dups[aid] = first
+    return dups
+
+
+def load_duplicate_index(snapshot: Path, manifest: pa.Table, index: DuplicateIndex, exclude: Iterable[str]) -> None:
+    """Feed the published articles into the index in ingest order (their part's seq, then file, then id)."""
+    articles_dir = snapshot / "articles"
+    if not articles_dir.exists():
+        return
+    cols = ["article_id", "source_file", "content_hash", "simhash", "body_chars", "duplicate_of"]
+    table = pq.read_table(articles_dir, columns=cols)
+    excluded = pa.array(sorted(set(exclude)), pa.string())
+    if len(excluded):
+        table = table.filter(pc.invert(pc.is_in(table["source_file"], value_set=excluded)))
+    seqs = manifest.select(["source_file", "seq"])
+    table = table.join(seqs, keys="source_file", join_type="left outer")
+    table = table.set_column(table.schema.get_field_index("seq"), "seq", pc.fill_null(table["seq"], 0))
+    table = table.sort_by([("seq", "ascending"), ("source_file", "ascending"), ("article_id", "ascending")])
+    names = ("article_id", "content_hash", "simhash", "body_chars", "duplicate_of")
+    for batch in table.select(list(names)).to_batches(max_chunksize=65_536):  # Python objects a slice at a time
+        index.extend(zip(*(batch.column(c).to_pylist() for c in names), strict=True))
+
+
+
+def write_duplicates(dups: dict[str, str], path: Path) -> None:
+    """A part's duplicate marks (article id → the first-seen copy), read back when the part is labelled."""
+    Store.write_table(pa.table({"article_id": list(dups), "duplicate_of": list(dups.values())}), path)

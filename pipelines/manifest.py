@@ -250,3 +250,63 @@ def totals(manifest: pa.Table) -> tuple[int, int]:
 
 def next_seq(manifest: pa.Table) -> int:
     return 1 + (int(pc.max(manifest["seq"]).as_py() or 0) if manifest.num_rows else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class FileOutcome:
+    """What reading one input file gave: the manifest's facts about it."""
+
+    rel: str
+    size: int
+    mtime_ns: int
+    sha256: str  # '' when the file could not be read
+    articles: int
+    rejects: int
+
+
+class ManifestUpdate:
+    """The manifest as this build changes it, one parsed part at a time.
+
+    A file read again whose bytes did not change (only its mtime did) keeps its old rows: it is left
+    out of the new part and remembered as touched. Parts that lost files are rewritten by the caller.
+    """
+
+    def __init__(self, old: pa.Table, plan: Plan) -> None:
+        self.old = old
+        self.plan = plan
+        self.seq = next_seq(old)
+        self.new_rows: list[pa.Table] = []
+        self.touched: list[dict[str, Any]] = []
+
+    def add_part(self, part_id: str, files: Iterable[FileOutcome]) -> tuple[list[FileOutcome], set[str]]:
+        """Record a parsed part; returns (files whose rows it now holds, files only touched)."""
+        again = self.plan.previous
+        cols: dict[str, list[Any]] = {n: [] for n in INPUTS.names}
+        read: list[FileOutcome] = []
+        touched: set[str] = set()
+        for f in files:
+            prev = again.get(f.rel)
+            if prev is not None and f.sha256 and prev["sha256"] == f.sha256:
+                self.touched.append({**prev, "size": f.size, "mtime_ns": f.mtime_ns})
+                self.plan.changed_parts.get(str(prev["part_id"]), set()).discard(f.rel)
+                touched.add(f.rel)
+                continue
+            for k, v in zip(INPUTS.names, (f.rel, f.size, f.mtime_ns, f.sha256, part_id, self.seq, f.articles, f.rejects), strict=True):
+                cols[k].append(v)
+            read.append(f)
+        self.new_rows.append(pa.table(cols, schema=INPUTS))
+        self.seq += 1
+        return read, touched
+
+    def finish(self, prune: bool, renamed: dict[str, str]) -> pa.Table:
+        """The new manifest: previous rows, minus removed files under ``prune``, plus this build's rows."""
+        rows = list(self.new_rows)
+        if self.touched:
+            rows.append(pa.Table.from_pylist(self.touched, schema=INPUTS))
+        return merge_manifest(self.old, rows, self.plan.removed if prune else (), renamed)
+
+
+def live_parts(manifest: pa.Table) -> list[str]:
+    """The part ids the manifest's files live in."""
+    # unique first: a million part ids as Python strings would take half a second
+    return sorted(set(pc.unique(pc.drop_null(manifest["part_id"])).to_pylist()) - {""}) if manifest.num_rows else []

@@ -153,7 +153,7 @@ def test_kill_at_any_point_keeps_previous_dataset_and_rerun_completes(tmp_path: 
 def test_two_builds_are_serialised(tmp_path: Path) -> None:
     ds = tmp_path / "ds"
     run_cli("build", "--input", str(SAMPLE), "--dataset", str(ds))
-    from pipelines.publish.store import Store
+    from pipelines.store import Store
 
     with Store(ds).lock():
         busy = run_cli("build", "--input", str(SAMPLE), "--dataset", str(ds), "--no-wait", check=False)

@@ -14,13 +14,42 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, run_cli
 
+from pipelines.errors import ERRORS, DataFileError, exit_code_table
+from pipelines.readme import command_reference, readme_section
+
 pytestmark = pytest.mark.timeout(300)
 
 
 def documented_exit_codes() -> set[int]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = text.split("### Exit codes", 1)[1].split("\n\n", 2)[1]
+    table = readme_section((ROOT / "README.md").read_text(encoding="utf-8"), "exit-codes")
+    assert table
     return {int(m.group(1)) for m in re.finditer(r"^\| (\d+) \|", table, re.M)}
+
+
+def test_readme_command_reference_and_exit_codes_are_the_code_s() -> None:
+    """The README's command reference is argparse's, its exit codes errors.py's: regenerate with python -m pipelines.readme."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme_section(text, "command-reference") == command_reference()
+    assert readme_section(text, "exit-codes") == exit_code_table()
+    for flag in ("--input", "--dataset", "--workers", "--prune", "--file-time-budget", "--no-wait", "--engine", "--eval-dir"):
+        assert f"`{flag} " in command_reference() or f"`{flag}`" in command_reference(), flag
+    codes = {cls.exit_code for cls in ERRORS}
+    assert codes | {0, 1, 130} == documented_exit_codes()
+
+
+def test_a_bad_label_data_file_is_one_line_naming_it(tmp_path: Path, small_input: Path) -> None:
+    import shutil
+
+    from pipelines.label.stage import DEFAULT_DATA_DIR
+
+    data = tmp_path / "data"
+    shutil.copytree(DEFAULT_DATA_DIR, data)
+    (data / "label_budget.toml").write_text("[budget]\nmax_body_chars = -1\n", encoding="utf-8")
+    proc = run_cli("build", "--input", str(small_input), "--dataset", str(tmp_path / "ds"), "--workers", "1", "--no-progress",
+                   check=False, env={"PIPELINES_DATA_DIR": str(data)})
+    assert proc.returncode == DataFileError.exit_code == 5
+    line = one_line(proc)
+    assert "label_budget.toml" in line and "max_body_chars" in line
 
 
 def one_line(proc: subprocess.CompletedProcess[str]) -> str:
@@ -84,7 +113,7 @@ def test_read_only_dataset_folder(tmp_path: Path, small_input: Path) -> None:
 def test_dataset_locked_by_another_build(tmp_path: Path, small_input: Path) -> None:
     ds = tmp_path / "ds"
     run_cli("build", "--input", str(small_input), "--dataset", str(ds), "--no-progress")
-    from pipelines.publish.store import Store
+    from pipelines.store import Store
 
     with Store(ds).lock():
         proc = run_cli("build", "--input", str(small_input), "--dataset", str(ds), "--no-wait", check=False)

@@ -31,15 +31,16 @@ from hypothesis import strategies as st
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-import pipelines.build as build_mod
 import pipelines.read.files as files_mod
+import pipelines.read.isolate as isolate_mod
 import pipelines.read.walk as walk_mod
-from pipelines.build import parse_batch, read_one
 from pipelines.parse.finalize import finalize_article
+from pipelines.parse.phase import parse_batch
 from pipelines.parse.text import normalise_title
 from pipelines.read.decode import decode_bytes
 from pipelines.read.errors import REASONS
 from pipelines.read.files import FileResult, read_bytes, read_path
+from pipelines.read.isolate import read_one
 from pipelines.read.limits import Limits
 from pipelines.read.walk import InputFile, walk_inputs
 from pipelines.schema import SOURCE_FORMATS
@@ -446,7 +447,7 @@ def test_document_over_the_document_limit_is_refused_record_by_record() -> None:
 MEMORY_PROBE = textwrap.dedent(
     """
     import hashlib, os, resource, sys
-    from pipelines.build import read_file
+    from pipelines.read.isolate import read_file
     from pipelines.read.limits import Limits
     from pipelines.read.walk import InputFile
     path = sys.argv[1]
@@ -586,19 +587,19 @@ def test_hard_deadline_kills_a_reader_stuck_in_native_code(tmp_path: Path, monke
         _file(tmp_path, "3.txt", b"2021-01-01\nCRASH"),
         _file(tmp_path, "4.txt", ("2021-01-02\n" + STORY).encode()),
     ]
-    build_mod.stop_reader()  # a fresh reader process, forked with the patched parser
+    isolate_mod.stop_reader()  # a fresh reader process, forked with the patched parser
     started = time.monotonic()
     try:
         out = parse_batch(files, Limits(file_time_budget=0.5), str(tmp_path), "part")
     finally:
-        build_mod.stop_reader()
+        isolate_mod.stop_reader()
     assert time.monotonic() - started < 15
     import pyarrow.parquet as pq
 
     rejects = pq.read_table(tmp_path / "part.rejects.parquet").to_pylist()
     assert [(r["source_file"], r["reason"]) for r in rejects] == [("2.txt", "timeout"), ("3.txt", "reader_crashed")]
     assert "stuck in native code" in rejects[0]["detail"] and "signal 11" in rejects[1]["detail"]
-    assert [(rel, a, r) for rel, _s, _m, _sha, a, r in out["files"]] == [("1.txt", 1, 0), ("2.txt", 0, 1), ("3.txt", 0, 1), ("4.txt", 1, 0)]
+    assert [(f.rel, f.articles, f.rejects) for f in out.files] == [("1.txt", 1, 0), ("2.txt", 0, 1), ("3.txt", 0, 1), ("4.txt", 1, 0)]
 
 
 # --- the walk and the read: links, names, FIFOs, permissions, vanishing and growing files ---------
@@ -704,7 +705,7 @@ def test_unreadable_vanished_growing_and_replaced_files(tmp_path: Path, monkeypa
         def denied(path: str) -> Any:
             raise PermissionError(13, "Permission denied", path)
 
-        monkeypatch.setattr(build_mod, "open_input", denied)
+        monkeypatch.setattr(isolate_mod, "open_input", denied)
         res, _ = read_one(locked, Limits())
         assert reasons(res) == ["read_error"] and "permission denied" in res.rejects[0]["detail"]
     finally:

@@ -184,7 +184,7 @@ def test_file_url_walk_equals_local_walk(tmp_path: Path) -> None:
 def test_interrupted_upload_leaves_the_published_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An upload that dies half-way never moves current.json; the next build finishes the work; old objects are collected."""
     pytest.importorskip("fsspec")
-    from pipelines.build import BuildOptions
+    from pipelines.build import BuildOptions, run_build
 
     src = tmp_path / "in"
     shutil.copytree(SAMPLE / "txt", src / "txt")
@@ -194,7 +194,7 @@ def test_interrupted_upload_leaves_the_published_snapshot(tmp_path: Path, monkey
     def opts() -> BuildOptions:
         return BuildOptions(input=src, dataset=Path(), workers=1, progress=False)
 
-    publish_remote.build_remote(opts(), url, work)
+    publish_remote.build_remote(opts(), url, run_build, work)
     before = publish_remote.read_table(url, "articles").to_pandas()
     snap0 = json.loads((tmp_path / "pub" / "current.json").read_text())["snapshot"]
 
@@ -212,12 +212,12 @@ def test_interrupted_upload_leaves_the_published_snapshot(tmp_path: Path, monkey
 
     monkeypatch.setattr(fs, "put", half_put)
     with pytest.raises(Dying):
-        publish_remote.build_remote(opts(), url, work)
+        publish_remote.build_remote(opts(), url, run_build, work)
     monkeypatch.undo()
     assert json.loads((tmp_path / "pub" / "current.json").read_text())["snapshot"] == snap0
     pd.testing.assert_frame_equal(publish_remote.read_table(url, "articles").to_pandas(), before)
 
-    publish_remote.build_remote(opts(), url, work)  # the local build is done: only the upload is finished
+    publish_remote.build_remote(opts(), url, run_build, work)  # the local build is done: only the upload is finished
     after = json.loads((tmp_path / "pub" / "current.json").read_text())
     assert after["snapshot"] != snap0
     body = publish_remote.read_table(url, "articles").to_pandas().set_index("source_file")["body"]

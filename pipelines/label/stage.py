@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipelines import __version__
+from pipelines.errors import DataFileError
 from pipelines.label.agencies import find_agencies, find_mentions
 from pipelines.label.gazetteer import data_files as gazetteer_files
 from pipelines.label.gazetteer import load_gazetteer
@@ -45,7 +46,7 @@ BUDGET_FILE = "label_budget.toml"
 TRUNCATED_FLAG = "label_truncated"
 
 
-class LabelDataError(ValueError):
+class LabelDataError(DataFileError):
     """A label data file holds a bad value; the message names the file and the key."""
 
 

@@ -45,6 +45,8 @@ from typing import Any
 
 import ahocorasick_rs
 
+from pipelines.errors import DataFileError
+
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "topics.toml"
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -65,7 +67,7 @@ _REQUIRED_TOPIC_KEYS = ("id", "label_zh", "label_en", "definition", "terms")
 _LANGS = ("zh", "en")
 
 
-class TaxonomyError(ValueError):
+class TaxonomyError(DataFileError):
     """The taxonomy file is missing, unparsable or invalid; the message names the bad entry."""
 
 

@@ -51,8 +51,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.publish.store import Store, StoreError
 from pipelines.read.remote import filesystem, is_url
+from pipelines.store import Store, StoreError
 
 if TYPE_CHECKING:
     from pipelines.build import BuildOptions, BuildSummary
@@ -328,11 +328,9 @@ def collect_remote_garbage(remote: RemoteDataset, keep: list[dict[str, Any]], gr
     return len(doomed)
 
 
-def build_remote(opts: BuildOptions, url: str, work_dir: Path | None = None,
-                 run: Callable[[BuildOptions], BuildSummary] | None = None) -> BuildSummary:
-    """``build``/``relabel`` with ``--dataset URL``: catch up from the URL, build locally, mirror up."""
-    if run is None:
-        from pipelines.build import run_build as run
+def build_remote(opts: BuildOptions, url: str, run: Callable[[BuildOptions], BuildSummary], work_dir: Path | None = None) -> BuildSummary:
+    """``build``/``relabel`` with ``--dataset URL``: catch up from the URL, build locally with ``run``
+    (``pipelines.build.run_build``), mirror up."""
     if not is_url(url):
         raise StoreError(f"{url} is not a URL")
     remote = RemoteDataset(url)

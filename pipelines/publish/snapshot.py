@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from pipelines.failpoints import failpoint
 from pipelines.publish.aggregates import build_aggregates
 from pipelines.publish.docs import datapackage, dataset_card, file_sha256
-from pipelines.publish.store import Store
+from pipelines.store import Store
 
 EVAL_RESULTS = Path(__file__).resolve().parents[2] / "eval" / "RESULTS.md"
 

@@ -22,21 +22,31 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import os
 import shutil
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from pipelines.errors import DatasetError
 
 PUBLIC_ENTRIES = ("articles", "rejects", "agency_mentions", "aggregates", "datapackage.json", "README.md", "manifest.json")
 
 
-class StoreError(RuntimeError):
-    pass
+class StoreError(DatasetError):
+    """The dataset folder cannot be made, written, locked or read."""
+
+
+def stable_digest(*parts: str) -> str:
+    """A short content address (part ids: the same files in the same state give the same id)."""
+    return hashlib.sha256("\x00".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 class Store:
@@ -54,9 +64,10 @@ class Store:
             for d in (self.root, self.meta, self.parts, self.published, self.snapshots):
                 d.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"cannot create dataset folder {self.root}: {exc.strerror}") from exc
+            raise StoreError(f"cannot create dataset folder {self.root}: {exc.strerror}",
+                             "--dataset must be a folder path you can write (not a file, nor inside one)") from exc
         if not os.access(self.root, os.W_OK):
-            raise StoreError(f"dataset folder {self.root} is not writable")
+            raise StoreError(f"dataset folder {self.root} is not writable", "fix its permissions or pass another --dataset")
 
     @contextlib.contextmanager
     def lock(self, wait: bool = True, timeout: float | None = None) -> Iterator[None]:
@@ -179,3 +190,64 @@ class Store:
             for f in folder.iterdir():
                 if f.name not in keep_files:
                     f.unlink(missing_ok=True)
+
+
+class PartWriter:
+    """Write a part file in row groups as rows arrive (bounded memory), atomically like ``Store.write_table``."""
+
+    def __init__(self, table: Any, path: Path, flush_rows: int = 20_000, flush_chars: int = 64 << 20) -> None:
+        self.table = table
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.rows: list[dict[str, Any]] = []
+        self.chars = 0
+        self.flush_rows = flush_rows
+        self.flush_chars = flush_chars
+        self.writer: pq.ParquetWriter | None = None
+
+    def add(self, row: dict[str, Any], chars: int = 0) -> None:
+        self.rows.append(row)
+        self.chars += chars
+        if len(self.rows) >= self.flush_rows or self.chars >= self.flush_chars:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.rows:
+            return
+        tbl = self.table.from_records(self.rows)
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(self.tmp, tbl.schema, compression="zstd")
+        self.writer.write_table(tbl, row_group_size=64 * 1024)
+        self.rows = []
+        self.chars = 0
+
+    def close(self) -> None:
+        self._flush()
+        if self.writer is None:
+            Store.write_table(self.table.empty(), self.path)
+            return
+        self.writer.close()
+        with open(self.tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(self.tmp, self.path)
+
+
+
+def drop_files_from_part(store: Store, pid: str, drop: set[str], new_id: bool = False) -> str:
+    """Rewrite a part's parsed/rejects/dups files without the rows of ``drop`` files."""
+    target = stable_digest(pid, "minus", *sorted(drop)) if new_id else pid
+    for kind in ("parsed", "rejects", "dups"):
+        src = store.parts / f"{pid}.{kind}.parquet"
+        if not src.exists():
+            continue
+        table = pq.read_table(src)
+        if kind == "dups":
+            parsed = pq.read_table(store.parts / f"{target}.parsed.parquet", columns=["article_id"]) if new_id else None
+            if parsed is not None:
+                table = table.filter(pc.is_in(table.column("article_id"), parsed.column("article_id")))
+        else:
+            table = table.filter(pc.invert(pc.is_in(table.column("source_file"), pa.array(sorted(drop)))))
+        Store.write_table(table, store.parts / f"{target}.{kind}.parquet")
+    return target
+
