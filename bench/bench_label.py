@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipelines.label.stage import get_labeller
+from pipelines.parse.files import read_one
 from pipelines.parse.finalize import finalize_article
-from pipelines.read.isolate import read_one
 from pipelines.read.limits import Limits
 from pipelines.read.walk import walk_inputs
 from pipelines.schema import PARSED

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipelines.label.agencies import find_agencies
+from pipelines.label.agencies import agency_rules, find_agencies
 from pipelines.label.gazetteer import load_gazetteer
 from pipelines.label.region import resolve_region
 
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
 
     t0 = time.perf_counter()
     gaz = load_gazetteer()
-    _ = gaz.agency_rules
+    _ = agency_rules(gaz)
     print(f"gazetteer + agency rules loaded in {time.perf_counter() - t0:.3f}s")
     docs = list(iter_corpus(args.corpus))
     arts = [a for _, a in docs]

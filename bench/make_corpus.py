@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pipelines.parse.files import read_bytes  # noqa: E402
 from pipelines.parse.finalize import finalize_article  # noqa: E402
-from pipelines.read.files import read_bytes  # noqa: E402
 
 BREADCRUMBS = [
     ("甘肃", "兰州市", "兰州新闻"), ("甘肃", "天水市", "天水新闻"), ("甘肃", "白银市", "白银新闻"), ("甘肃", "酒泉市", "酒泉新闻"),

@@ -44,14 +44,15 @@ def stage_costs(inp: str, limit: int = 3000, repeat: int = 3) -> tuple[int, dict
     """(articles, {stage: CPU ms per article})."""
     import pyarrow.parquet as pq
 
-    from pipelines.dedupe import DuplicateIndex, simhash
-    from pipelines.label.agencies import find_mentions
+    from pipelines.dedupe import DuplicateIndex
+    from pipelines.label.agencies import agency_rules, find_mentions
     from pipelines.label.region import resolve_region
     from pipelines.label.stage import get_labeller
     from pipelines.label.topics import _encode
+    from pipelines.parse.files import read_one
     from pipelines.parse.finalize import finalize_article
+    from pipelines.parse.fingerprint import simhash
     from pipelines.read.decode import decode_bytes
-    from pipelines.read.isolate import read_one
     from pipelines.read.limits import Limits
     from pipelines.read.walk import walk_inputs
     from pipelines.schema import PARSED
@@ -68,7 +69,7 @@ def stage_costs(inp: str, limit: int = 3000, repeat: int = 3) -> tuple[int, dict
         raise SystemExit(f"no articles read from {inp}")
     lab = get_labeller()
     gaz, tax = lab.gaz, lab.taxonomy
-    agency_ac = gaz.agency_rules.ac
+    agency_ac = agency_rules(gaz).ac
     table = PARSED.from_records(rows)
     view = table.select(["article_id", "title", "body", "breadcrumb", "outlet", "url", "site"]).to_pylist()
     regions = [resolve_region(a, gaz) for a in view]

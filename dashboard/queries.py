@@ -35,8 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dashboard.filters import Filters
-from pipelines.publish.aggregates import AGGREGATES, key_of
-from pipelines.schema import AGENCY_MENTIONS, ARTICLES, REJECTS
+from pipelines.schema import AGENCY_MENTIONS, AGGREGATES, ARTICLES, REJECTS, key_of
 
 PERIODS = ("day", "week", "month", "year")
 REGION_COLUMNS = ("province_code", "prefecture_code", "county_code")

@@ -235,3 +235,98 @@ def describe(tables: Iterable[Table] = TABLES.values()) -> str:
         lines += [f"| `{c.name}` | `{c.type}` | {c.description} |" for c in t.columns]
         lines.append("")
     return "\n".join(lines)
+
+
+# --- aggregate tables -------------------------------------------------------------------------------
+# Small tables derived at publish time from the published articles (view ``a``, with DuckDB's
+# ``filename`` and ``file_row_number``) and agency mentions (view ``m``), declared by their SELECT:
+# ``pipelines/publish/aggregates.py`` writes them, and the dashboard derives a missing one from an
+# older dataset with the same SQL. Column names are those of the SELECTs.
+
+
+def key(list_sql: str) -> str:
+    """SQL for a list as one delimited string, '|a|b|' (sorted; '|' inside values becomes '¦').
+
+    Filtering ``contains(topic_key, '|courts|')`` is ~10x faster than ``list_contains(topics, ...)``
+    on Parquet (a plain, mostly dictionary-encoded string instead of a nested list).
+    """
+    return f"('|' || array_to_string(list_sort(list_transform({list_sql}, lambda v: replace(v, '|', '¦'))), '|') || '|')"
+
+
+def key_of(value: str) -> str:
+    """The search string matching ``value`` in a ``key`` column."""
+    return "|" + value.replace("|", "¦") + "|"
+
+
+COVERAGE_SQL = """
+WITH base AS (
+  SELECT CAST(timezone('Asia/Shanghai', published_at) AS DATE) AS day,
+         province_code, prefecture_code, county_code, scope,
+         outlet, site, duplicate_of IS NULL AS is_original, topics
+  FROM a
+)
+SELECT day, province_code, prefecture_code, county_code, scope, outlet, site, is_original,
+       '*' AS topic, count(*)::INTEGER AS articles
+FROM base GROUP BY ALL
+UNION ALL
+SELECT day, province_code, prefecture_code, county_code, scope, outlet, site, is_original,
+       topic, count(*)::INTEGER AS articles
+FROM (SELECT *, unnest(topics) AS topic FROM base)
+GROUP BY day, province_code, prefecture_code, county_code, scope, outlet, site, is_original, topic
+ORDER BY day, province_code, prefecture_code, county_code, topic
+"""
+
+AGENCY_DAILY_SQL = """
+SELECT CAST(timezone('Asia/Shanghai', a.published_at) AS DATE) AS day,
+       m.name, m.type, m.level, m.region_code,
+       a.province_code, a.prefecture_code, a.county_code,
+       a.duplicate_of IS NULL AS is_original,
+       count(DISTINCT m.article_id)::INTEGER AS articles, count(*)::INTEGER AS mentions
+FROM m JOIN a USING (article_id)
+GROUP BY ALL
+ORDER BY day, m.name
+"""
+
+AGENCY_ARTICLES_SQL = f"""
+WITH per AS (
+  SELECT article_id, name, any_value(type) AS type, any_value(level) AS level,
+         any_value(region_code) AS region_code, count(*)::INTEGER AS mentions,
+         list_sort(list_distinct(list(surface))) AS surfaces
+  FROM m GROUP BY article_id, name
+)
+SELECT per.article_id, CAST(timezone('Asia/Shanghai', a.published_at) AS DATE) AS day,
+       per.name, per.type, per.level, per.region_code, per.mentions, per.surfaces,
+       row_number() OVER (PARTITION BY per.article_id, per.type, per.level ORDER BY per.name) = 1 AS first_of_type_level,
+       a.province_code, a.prefecture_code, a.county_code, a.outlet, a.site,
+       a.duplicate_of IS NULL AS is_original, coalesce(a.topics, []) AS topics, left(a.title, 300) AS title,
+       {key('coalesce(a.topics, [])')} AS topic_key
+FROM per JOIN a USING (article_id)
+ORDER BY day DESC NULLS LAST, per.name, per.article_id
+"""
+
+ARTICLE_FACTS_SQL = f"""
+WITH ag AS (
+  SELECT article_id, list_sort(list_distinct(list(name))) AS agency_names,
+         list_sort(list_distinct(list(type))) AS agency_types
+  FROM m GROUP BY article_id
+)
+SELECT a.article_id, CAST(timezone('Asia/Shanghai', a.published_at) AS DATE) AS day,
+       a.province_code, a.prefecture_code, a.county_code, a.outlet, a.site,
+       a.duplicate_of IS NULL AS is_original,
+       coalesce(a.topics, []) AS topics, coalesce(a.quality_flags, []) AS quality_flags,
+       coalesce(ag.agency_types, []) AS agency_types, coalesce(ag.agency_names, []) AS agency_names,
+       left(a.title, 300) AS title,
+       parse_filename(a.filename) AS part, a.file_row_number AS part_row,
+       {key('coalesce(a.topics, [])')} AS topic_key, {key('coalesce(a.quality_flags, [])')} AS flag_key,
+       {key('coalesce(ag.agency_types, [])')} AS agency_type_key, {key('coalesce(ag.agency_names, [])')} AS agency_key
+FROM a LEFT JOIN ag USING (article_id)
+ORDER BY day DESC NULLS LAST, a.article_id
+"""
+
+# file stem -> SELECT over the views ``a`` and ``m``
+AGGREGATES: dict[str, str] = {
+    "coverage": COVERAGE_SQL,
+    "agency_daily": AGENCY_DAILY_SQL,
+    "article_facts": ARTICLE_FACTS_SQL,
+    "agency_articles": AGENCY_ARTICLES_SQL,
+}

@@ -10,9 +10,10 @@ from conftest import SAMPLE, SEED
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.dedupe import MIN_CHARS, NEAR_BITS, DuplicateIndex, hamming, simhash
+from pipelines.dedupe import MIN_CHARS, NEAR_BITS, DuplicateIndex, hamming
+from pipelines.parse.files import read_bytes
 from pipelines.parse.finalize import finalize_article
-from pipelines.read.files import read_bytes
+from pipelines.parse.fingerprint import simhash
 
 
 def bodies() -> dict[str, str]:

@@ -31,16 +31,15 @@ from hypothesis import strategies as st
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-import pipelines.read.files as files_mod
+import pipelines.parse.files as files_mod
 import pipelines.read.isolate as isolate_mod
 import pipelines.read.walk as walk_mod
+from pipelines.parse.files import FileResult, read_bytes, read_one, read_path
 from pipelines.parse.finalize import finalize_article
 from pipelines.parse.phase import parse_batch
 from pipelines.parse.text import normalise_title
 from pipelines.read.decode import decode_bytes
 from pipelines.read.errors import REASONS
-from pipelines.read.files import FileResult, read_bytes, read_path
-from pipelines.read.isolate import read_one
 from pipelines.read.limits import Limits
 from pipelines.read.walk import InputFile, walk_inputs
 from pipelines.schema import SOURCE_FORMATS
@@ -447,7 +446,7 @@ def test_document_over_the_document_limit_is_refused_record_by_record() -> None:
 MEMORY_PROBE = textwrap.dedent(
     """
     import hashlib, os, resource, sys
-    from pipelines.read.isolate import read_file
+    from pipelines.parse.files import read_file
     from pipelines.read.limits import Limits
     from pipelines.read.walk import InputFile
     path = sys.argv[1]
@@ -705,7 +704,7 @@ def test_unreadable_vanished_growing_and_replaced_files(tmp_path: Path, monkeypa
         def denied(path: str) -> Any:
             raise PermissionError(13, "Permission denied", path)
 
-        monkeypatch.setattr(isolate_mod, "open_input", denied)
+        monkeypatch.setattr(files_mod, "open_input", denied)
         res, _ = read_one(locked, Limits())
         assert reasons(res) == ["read_error"] and "permission denied" in res.rejects[0]["detail"]
     finally:

@@ -26,7 +26,7 @@ from conftest import ROOT, SAMPLE, run_cli
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from pipelines.read.files import read_bytes
+from pipelines.parse.files import read_bytes
 from pipelines.read.walk import walk_inputs
 
 pytestmark = pytest.mark.timeout(600)

@@ -14,9 +14,9 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from pipelines.parse.dates import date_from_url, parse_date_line
+from pipelines.parse.files import read_bytes
 from pipelines.parse.finalize import finalize_article
 from pipelines.read.decode import decode_bytes
-from pipelines.read.files import read_bytes
 
 GOLDEN = Path(__file__).parent / "golden" / "sample_parse.json"
 

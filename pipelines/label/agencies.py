@@ -15,6 +15,7 @@ import tomllib
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -103,7 +104,7 @@ class AgencyRules:
         )
 
     @classmethod
-    def load(cls, path: Path, gaz: Gazetteer | None = None) -> AgencyRules:
+    def load(cls, path: Path) -> AgencyRules:
         with path.open("rb") as f:
             raw: dict[str, Any] = tomllib.load(f)
         level_chars: dict[str, str] = dict(raw.get("level_chars", {}))
@@ -137,6 +138,16 @@ class AgencyRules:
         for s in raw.get("blockers", {}).get("surfaces", []):
             by_surface[s] = Pattern(s)  # no organ, no national: a blocker
         return cls(list(by_surface.values()), level_chars, str(raw.get("bare_reject_before", "")), path)
+
+
+@lru_cache(maxsize=4)
+def _rules_at(path: str) -> AgencyRules:
+    return AgencyRules.load(Path(path))
+
+
+def agency_rules(gaz: Gazetteer) -> AgencyRules:
+    """The agency rules beside ``gaz``'s data files (``agencies.toml``), parsed once per process."""
+    return _rules_at(str(gaz.data_dir / "agencies.toml"))
 
 
 class _Resolver:
@@ -322,7 +333,7 @@ def find_mentions(body: str, region: Mapping[str, Any] | None, gaz: Gazetteer) -
     the label stage turns into columns, without building a dict per mention)."""
     if not body:
         return [], []
-    rules: AgencyRules = gaz.agency_rules
+    rules = agency_rules(gaz)
     matches = rules.ac.find_matches_as_indexes(body)
     if not matches:
         return [], []

@@ -194,7 +194,6 @@ class Gazetteer:
         self._last_text: str | None = None
         self._last_hits: list[Hit] = []
         self._last_footers: list[int] = []
-        self._agency_rules: Any = None
 
     # ----- loading -------------------------------------------------------------------------
 
@@ -459,15 +458,6 @@ class Gazetteer:
             if code is not None:
                 out.append((tok, code))
         return out
-
-    @property
-    def agency_rules(self) -> Any:
-        """Parsed ``agencies.toml`` (built lazily by pipelines.label.agencies)."""
-        if self._agency_rules is None:
-            from pipelines.label.agencies import AgencyRules
-
-            self._agency_rules = AgencyRules.load(self.data_dir / "agencies.toml", self)
-        return self._agency_rules
 
 
 @functools.lru_cache(maxsize=4)

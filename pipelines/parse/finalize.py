@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pipelines.dedupe import simhash
+from pipelines.parse.fingerprint import simhash
 from pipelines.parse.records import outlet_for_site
 from pipelines.parse.text import article_id, content_hash, normalise_title
 from pipelines.schema import TIMEZONE

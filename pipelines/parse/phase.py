@@ -19,8 +19,10 @@ import pyarrow as pa
 from pipelines import __version__
 from pipelines.engine import in_order
 from pipelines.manifest import FileOutcome, Walked
+from pipelines.parse.files import read_file
 from pipelines.parse.finalize import finalize_article
-from pipelines.read.files import reject_row
+from pipelines.parse.text import warm_tables
+from pipelines.read.errors import reject_row
 from pipelines.read.isolate import read_isolated
 from pipelines.read.limits import Limits
 from pipelines.read.walk import InputFile
@@ -97,7 +99,7 @@ def parse_batch(files: Sequence[InputFile], limits: Limits, out_dir: str, part_i
         n_rej[i] += 1
         reasons[row["reason"]] += 1
 
-    for i, got in read_isolated(files, limits):
+    for i, got in read_isolated(files, limits, read_file, prefork=warm_tables):
         if isinstance(got, str):
             shas[i] = got
             continue

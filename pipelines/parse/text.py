@@ -220,3 +220,8 @@ def cjk_ratio(text: str) -> float:
         return 0.0
     n = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
     return n / len(text)
+
+
+def warm_tables() -> None:
+    """Build the normalisation tables now (before forking readers, which then inherit them)."""
+    _tables()

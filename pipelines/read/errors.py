@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 REASONS: dict[str, str] = {
     "empty_file": "The file has no bytes, or only whitespace.",
     "binary_file": "The bytes are not text (image, archive, executable...).",
@@ -30,3 +32,12 @@ class Reject(Exception):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+Item = tuple[str, dict[str, Any]]  # what a reader yields: ("article", fields) | ("reject", reject row)
+
+
+def reject_row(reason: str, detail: str, record: str | None = None, fmt: str | None = None, size: int | None = None) -> dict[str, Any]:
+    """A reject as the rejects table holds it (without its source_file)."""
+    assert isinstance(reason, str)
+    return {"source_record": record, "source_format": fmt, "reason": reason, "detail": detail[:500], "size_bytes": size}

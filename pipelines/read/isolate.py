@@ -1,9 +1,9 @@
-"""Reading files under the limits, and isolated from the parse worker.
+"""Reading isolated from the parse worker: the time budget and a forked reader process.
 
-``read_file`` reads and parses one file under the resource limits (SIGALRM time budget, byte limits)
-and never raises: every problem becomes a reject. ``read_isolated`` runs it in a forked reader
-process per worker, so a parser stuck in native code is killed after the hard deadline and a native
-crash costs only the file being read.
+``budget`` arms SIGALRM for one document. ``read_isolated`` runs a read function (``read_file`` of
+``pipelines/parse/files.py``: one file read and parsed under the limits, never raising) in a forked
+reader process per worker, so a parser stuck in native code is killed after the hard deadline and a
+native crash costs only the file being read. Nothing here knows a file format.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import gc
-import hashlib
 import multiprocessing as mp
 import os
 import signal
@@ -21,26 +20,26 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from pipelines.children import init_pool_child
-from pipelines.read.errors import Reject
-from pipelines.read.files import FileResult, Item, describe_os_error, iter_source, open_input, reject_row
+from pipelines.read.errors import Item, reject_row
 from pipelines.read.limits import Limits
-from pipelines.read.stream import FileBytes
 from pipelines.read.walk import InputFile
 
 
-class _FileTimeout(BaseException):
+class FileTimeout(BaseException):
     """Raised by SIGALRM; a BaseException so that parsers' ``except Exception`` cannot swallow it."""
 
 
 def _on_alarm(signum: int, frame: Any) -> None:
-    raise _FileTimeout()
+    raise FileTimeout()
 
 
 Emit = Callable[[Item], None]
+# read_file(file, limits, emit, on_progress) -> the file's SHA-256: reads and parses one file (parse.files)
+ReadFile = Callable[[InputFile, Limits, Emit, Callable[[], None] | None], str]
 
 
 @contextlib.contextmanager
-def _budget(seconds: float) -> Iterator[Callable[[], None]]:
+def budget(seconds: float) -> Iterator[Callable[[], None]]:
     """Arm SIGALRM for ``seconds``; yields a function that restarts the clock (a document is done).
 
     SIGALRM interrupts Python code (parsers, regexes); native code that never returns to Python is
@@ -59,74 +58,11 @@ def _budget(seconds: float) -> Iterator[Callable[[], None]]:
         signal.signal(signal.SIGALRM, old)
 
 
-def _timeout_reject(limits: Limits, n: int, size: int, hard: bool = False) -> Item:
+def timeout_reject(limits: Limits, n: int, size: int, hard: bool = False) -> Item:
     what = "stuck in native code and stopped" if hard else "interrupted"
     rest = f"the {n} records before it are kept, the rest of the file was not read" if n else "the file was not read"
     return "reject", reject_row("timeout", f"one document took more than --file-time-budget {limits.file_time_budget:g} s ({what}); {rest}",
                                 record=f"after-record-{n}" if n else None, size=size)
-
-
-def read_file(f: InputFile, limits: Limits, emit: Emit, on_progress: Callable[[], None] | None = None) -> str:
-    """Read and parse one file under the limits, passing each article/reject to ``emit`` as it is read.
-
-    Returns the SHA-256 of the whole file ('' when it could not be read). Never raises: every problem
-    becomes a reject. The time budget restarts with each record, so a 1 GB WARC may take as long as
-    it needs while one pathological document is stopped after --file-time-budget seconds.
-    """
-    if f.problem:
-        emit(("reject", reject_row(f.problem, f.detail, size=f.size)))
-        return ""
-    if f.size > limits.max_file_bytes:
-        emit(("reject", reject_row("file_too_large", f"{f.size} bytes > --max-file-bytes {limits.max_file_bytes}", size=f.size)))
-        return ""
-    try:
-        fh = open_input(f.path)
-    except OSError as exc:
-        emit(("reject", reject_row("read_error", describe_os_error(exc), size=f.size)))
-        return ""
-    except Reject as rej:
-        emit(("reject", reject_row(rej.reason, rej.detail, size=f.size)))
-        return ""
-    hasher = hashlib.sha256()
-    src = FileBytes(fh, limits.max_file_bytes, hasher, on_progress, size_hint=f.size)
-    n = 0
-    finished = False
-    with fh:
-        try:
-            with _budget(limits.file_time_budget) as restart:
-                try:
-                    for item in iter_source(src, f.rel, limits, size=f.size):
-                        emit(item)
-                        n += 1
-                        restart()
-                    finished = True
-                except _FileTimeout:
-                    emit(_timeout_reject(limits, n, f.size))
-                    finished = True
-                except RecursionError:
-                    emit(("reject", reject_row("unparseable", "structure nested too deeply", size=f.size)))
-                except MemoryError:
-                    emit(("reject", reject_row("unparseable", "ran out of memory parsing this file", size=f.size)))
-                except OSError as exc:
-                    emit(("reject", reject_row("read_error", describe_os_error(exc) + (f" after {n} records" if n else ""), size=f.size)))
-                    return ""
-                except Exception as exc:
-                    emit(("reject", reject_row("unparseable", f"{type(exc).__name__}: {exc}", size=f.size)))
-        except _FileTimeout:  # the alarm went off between the last record and disarming it
-            if not finished:
-                emit(_timeout_reject(limits, n, f.size))
-        try:
-            src.drain()  # the hash covers every byte even where reading stopped early
-        except OSError:
-            return ""
-    return hasher.hexdigest()
-
-
-def read_one(f: InputFile, limits: Limits) -> tuple[FileResult, str]:
-    """Read and parse one file in this process (soft time budget only); never raises."""
-    result = FileResult()
-    sha = read_file(f, limits, result.add)
-    return result, sha
 
 
 def _hard_deadline(limits: Limits) -> float | None:
@@ -136,7 +72,7 @@ def _hard_deadline(limits: Limits) -> float | None:
     return limits.file_time_budget + min(30.0, max(2.0, limits.file_time_budget / 4))
 
 
-def _reader_main(requests: Any, results: Any, parent: int) -> None:
+def _reader_main(requests: Any, results: Any, parent: int, read_file: ReadFile) -> None:
     """Body of the forked reader process: read each batch it is sent, send back the items; never returns.
 
     It lives as long as the worker ``parent`` that forked it (a closed request pipe or the worker's
@@ -184,7 +120,7 @@ def _reader_main(requests: Any, results: Any, parent: int) -> None:
                 break
             for f in files:
                 sha = ""
-                with contextlib.suppress(_FileTimeout):
+                with contextlib.suppress(FileTimeout):
                     sha = read_file(f, limits, emit, tick)
                 flush(sha)
     except BaseException:
@@ -196,12 +132,12 @@ def _reader_main(requests: Any, results: Any, parent: int) -> None:
 class _Reader:
     """The worker's forked reader process and the two pipes to it."""
 
-    def __init__(self) -> None:
+    def __init__(self, read_file: ReadFile, prefork: Callable[[], object] | None = None) -> None:
         req_r, self.requests = mp.Pipe(duplex=False)
         self.results, res_w = mp.Pipe(duplex=False)
-        from pipelines.parse.text import _tables
-
-        _tables()  # built once here and inherited, not again in every reader forked after a crash
+        self.read_file = read_file
+        if prefork is not None:
+            prefork()  # e.g. tables built once here and inherited, not again in every reader forked after a crash
         gc.freeze()  # the child's collector then leaves the inherited heap alone: fewer copy-on-write pages
         self.owner = os.getpid()
         try:
@@ -209,7 +145,7 @@ class _Reader:
             if pid == 0:
                 self.requests.close()
                 self.results.close()
-                _reader_main(req_r, res_w, self.owner)
+                _reader_main(req_r, res_w, self.owner, read_file)
         finally:
             gc.unfreeze()
         self.pid = pid
@@ -276,8 +212,10 @@ def stop_reader() -> None:
     _READERS.reader = None
 
 
-def read_isolated(files: Sequence[InputFile], limits: Limits) -> Iterator[tuple[int, Item | str]]:
-    """Read ``files`` in the forked reader process; yield (file index, item) and (file index, sha) when done.
+def read_isolated(files: Sequence[InputFile], limits: Limits, read_file: ReadFile,
+                  prefork: Callable[[], object] | None = None) -> Iterator[tuple[int, Item | str]]:
+    """Read ``files`` with ``read_file`` in the forked reader process; yield (file index, item) and
+    (file index, sha) when done. ``prefork`` runs before the reader is forked (warm caches to inherit).
 
     The reader is killed when it sends nothing for longer than the hard deadline (a parser stuck in
     native code, which SIGALRM cannot interrupt) and a new one goes on at the next file; a reader that
@@ -296,8 +234,10 @@ def read_isolated(files: Sequence[InputFile], limits: Limits) -> Iterator[tuple[
     i = 0
     while i < len(files):
         reader: _Reader | None = getattr(_READERS, "reader", None)
-        if reader is None or reader.owner != os.getpid() or not reader.pid:
-            reader = _READERS.reader = _Reader()
+        if reader is None or reader.owner != os.getpid() or not reader.pid or reader.read_file is not read_file:
+            if reader is not None and reader.owner == os.getpid() and reader.pid:
+                reader.stop()
+            reader = _READERS.reader = _Reader(read_file, prefork)
         current = i  # the file being read: the one after the last that ended
         items = 0  # items received for it
         try:
@@ -307,7 +247,7 @@ def read_isolated(files: Sequence[InputFile], limits: Limits) -> Iterator[tuple[
                 wait = None if hard is None else max(0.0, last + hard - time.monotonic())
                 if not reader.results.poll(wait):
                     stop_reader()
-                    yield current, _timeout_reject(limits, items, files[current].size, hard=True)
+                    yield current, timeout_reject(limits, items, files[current].size, hard=True)
                     yield current, ""
                     current += 1
                     break

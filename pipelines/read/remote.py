@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import IO, Any
 
-from pipelines.read.walk import IGNORED_NAMES, InputFile
+from pipelines.read.inputs import IGNORED_NAMES, InputFile
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import re
 
-from pipelines.parse.pagetext import looks_like_page_text
-from pipelines.parse.plaintext import looks_like_digest
-
 _HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|meta|body|title|div|p|script|link)\b", re.I | re.S)
 
 
@@ -36,14 +33,3 @@ def sniff_bytes(head: bytes, name: str) -> str:
     if lower_name.endswith(".csv") or lower_name.endswith(".tsv"):
         return "csv"
     return "text"
-
-
-def sniff_text(text: str) -> str:
-    """Which text reader: page_text, court_digest or plain_text."""
-    # the tests look at the first 40 lines at most: split off only those
-    lines = text[:20000].replace("\r\n", "\n").replace("\r", "\n").split("\n", 40)[:40]
-    if looks_like_digest(lines):
-        return "court_digest"
-    if looks_like_page_text(lines):
-        return "page_text"
-    return "plain_text"

@@ -13,26 +13,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from pipelines.children import init_pool_child
+from pipelines.read.inputs import IGNORED_NAMES, InputFile
+from pipelines.read.remote import is_url, walk_remote
 
 # Provenance notes and licences beside the data are not articles.
 _BY_NAME = attrgetter("name")
 # by the listing's d_type, no stat: not a link, and a file (is_file follows links, so only with the first)
 _IS_SYMLINK = os.DirEntry.is_symlink
 _IS_FILE = os.DirEntry.is_file
-IGNORED_NAMES = frozenset({"SOURCES.tsv", "PROVENANCE.md", "README.md", "LICENSE", "LICENSE.txt", ".DS_Store"})
-
-
-class InputFile(NamedTuple):
-    """One file found by the walk (a tuple: a million of them are made per no-op rerun)."""
-
-    rel: str  # POSIX path relative to the input root (undecodable bytes escaped)
-    path: str  # absolute path on disk
-    size: int
-    mtime_ns: int
-    problem: str | None = None  # a reject reason found while walking
-    detail: str = ""
-
-
 def _why(exc: OSError) -> str:
     if exc.errno == errno.ENOENT:
         return "vanished during the walk"
@@ -197,8 +185,6 @@ def walk_runs(root: str | Path, *, workers: int | None = None, serial_files: int
     Same files, same order, same problems. Plain files are stat'ed by ``workers`` helper processes
     (default: one per core, at most 4; none on one core) once ``serial_files`` have been stat'ed here.
     """
-    from pipelines.read.remote import is_url, walk_remote  # late: remote imports this module
-
     if is_url(root):
         yield from walk_remote(str(root))
         return

@@ -7,8 +7,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from test_readers import SAMPLE, _snapshot
 
+from pipelines.parse.files import read_bytes
 from pipelines.parse.finalize import finalize_article
-from pipelines.read.files import read_bytes
 
 out = {}
 for path in sorted(SAMPLE.rglob("*")):

@@ -14,28 +14,30 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import json
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from pipelines.parse.common import site_of
 from pipelines.parse.html import HtmlTooDeep, parse_html
-from pipelines.parse.pagetext import parse_page_text
-from pipelines.parse.plaintext import parse_court_digest, parse_plain_text, split_court_digests
+from pipelines.parse.pagetext import looks_like_page_text, parse_page_text
+from pipelines.parse.plaintext import looks_like_digest, parse_court_digest, parse_plain_text, split_court_digests
 from pipelines.parse.records import RecordError, outlet_for_site, parse_record
 from pipelines.read.decode import Decoded, decode_bytes, looks_binary
-from pipelines.read.errors import Reject
+from pipelines.read.errors import Item, Reject, reject_row
+from pipelines.read.isolate import Emit, FileTimeout, budget, timeout_reject
 from pipelines.read.limits import Limits
 from pipelines.read.remote import is_url, open_remote
-from pipelines.read.sniff import sniff_bytes, sniff_text
+from pipelines.read.sniff import sniff_bytes
 from pipelines.read.stream import GZIP_MAGIC, BytesSource, ChunkSource, FileBytes, Gunzip, Stream, Transcoder
+from pipelines.read.walk import InputFile
 from pipelines.read.warc import iter_warc
 
-Item = tuple[str, dict[str, Any]]  # ("article", fields) | ("reject", reject row)
 HEAD = 65536
 MAX_GZIP_DEPTH = 3
 _WARC_LINE = re.compile(rb"(?:^|\n)WARC/\d\.\d+\r?\n")
@@ -54,11 +56,6 @@ class FileResult:
 
     def add(self, item: Item) -> None:
         (self.articles if item[0] == "article" else self.rejects).append(item[1])
-
-
-def reject_row(reason: str, detail: str, record: str | None = None, fmt: str | None = None, size: int | None = None) -> dict[str, Any]:
-    assert isinstance(reason, str)
-    return {"source_record": record, "source_format": fmt, "reason": reason, "detail": detail[:500], "size_bytes": size}
 
 
 def _rej(reason: str, detail: str, record: str | None = None, fmt: str | None = None, size: int | None = None) -> Item:
@@ -605,3 +602,80 @@ def _warc(stream: Stream, gz: Gunzip | None, name: str, ctx: _Ctx) -> Iterator[I
         yield _article(rec, fmt, rid, decoded.errors > 0, size)
     if seen == 0:
         yield _rej("no_content", "no response or conversion record in the WARC", fmt=fmt, size=ctx.size)
+
+
+def sniff_text(text: str) -> str:
+    """Which text reader: page_text, court_digest or plain_text."""
+    # the tests look at the first 40 lines at most: split off only those
+    lines = text[:20000].replace("\r\n", "\n").replace("\r", "\n").split("\n", 40)[:40]
+    if looks_like_digest(lines):
+        return "court_digest"
+    if looks_like_page_text(lines):
+        return "page_text"
+    return "plain_text"
+
+
+# --- one file under the limits ---------------------------------------------------------------
+
+
+def read_file(f: InputFile, limits: Limits, emit: Emit, on_progress: Callable[[], None] | None = None) -> str:
+    """Read and parse one file under the limits, passing each article/reject to ``emit`` as it is read.
+
+    Returns the SHA-256 of the whole file ('' when it could not be read). Never raises: every problem
+    becomes a reject. The time budget restarts with each record, so a 1 GB WARC may take as long as
+    it needs while one pathological document is stopped after --file-time-budget seconds.
+    """
+    if f.problem:
+        emit(("reject", reject_row(f.problem, f.detail, size=f.size)))
+        return ""
+    if f.size > limits.max_file_bytes:
+        emit(("reject", reject_row("file_too_large", f"{f.size} bytes > --max-file-bytes {limits.max_file_bytes}", size=f.size)))
+        return ""
+    try:
+        fh = open_input(f.path)
+    except OSError as exc:
+        emit(("reject", reject_row("read_error", describe_os_error(exc), size=f.size)))
+        return ""
+    except Reject as rej:
+        emit(("reject", reject_row(rej.reason, rej.detail, size=f.size)))
+        return ""
+    hasher = hashlib.sha256()
+    src = FileBytes(fh, limits.max_file_bytes, hasher, on_progress, size_hint=f.size)
+    n = 0
+    finished = False
+    with fh:
+        try:
+            with budget(limits.file_time_budget) as restart:
+                try:
+                    for item in iter_source(src, f.rel, limits, size=f.size):
+                        emit(item)
+                        n += 1
+                        restart()
+                    finished = True
+                except FileTimeout:
+                    emit(timeout_reject(limits, n, f.size))
+                    finished = True
+                except RecursionError:
+                    emit(("reject", reject_row("unparseable", "structure nested too deeply", size=f.size)))
+                except MemoryError:
+                    emit(("reject", reject_row("unparseable", "ran out of memory parsing this file", size=f.size)))
+                except OSError as exc:
+                    emit(("reject", reject_row("read_error", describe_os_error(exc) + (f" after {n} records" if n else ""), size=f.size)))
+                    return ""
+                except Exception as exc:
+                    emit(("reject", reject_row("unparseable", f"{type(exc).__name__}: {exc}", size=f.size)))
+        except FileTimeout:  # the alarm went off between the last record and disarming it
+            if not finished:
+                emit(timeout_reject(limits, n, f.size))
+        try:
+            src.drain()  # the hash covers every byte even where reading stopped early
+        except OSError:
+            return ""
+    return hasher.hexdigest()
+
+
+def read_one(f: InputFile, limits: Limits) -> tuple[FileResult, str]:
+    """Read and parse one file in this process (soft time budget only); never raises."""
+    result = FileResult()
+    sha = read_file(f, limits, result.add)
+    return result, sha
