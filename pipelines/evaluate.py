@@ -8,6 +8,7 @@ recognition: first province/prefecture named in the text), is scored on the same
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 import tempfile
@@ -143,6 +144,13 @@ def score(gold: pd.DataFrame, pred: pd.DataFrame) -> dict[str, Any]:
     res["topic_micro"] = micro
     res["topics"] = dict(sorted(topics.items()))
 
+    macro = [m.f1 for m in topics.values() if m.tp + m.fn >= 3]
+    res["topic_macro"] = sum(macro) / len(macro) if macro else 1.0
+    if "title_gold" in merged.columns:
+        res["title_accuracy"] = float((merged["title_gold"].map(_title_key) == merged["title"].map(_title_key)).mean())
+    res["region_exact"] = _region_exact(merged)
+    res["region_confidence"] = merged["region_confidence"].fillna(0.0).astype(float).tolist()
+
     dated = merged[merged["published_date"].notna()]
     pred_dates = dated["published_at"].map(lambda x: x.strftime("%Y-%m-%d") if pd.notna(x) else None)
     res["date_accuracy"] = float((pred_dates == dated["published_date"]).mean()) if len(dated) else 1.0
@@ -150,6 +158,23 @@ def score(gold: pd.DataFrame, pred: pd.DataFrame) -> dict[str, Any]:
     res["date_null_accuracy"] = float(undated["published_at"].isna().mean()) if len(undated) else 1.0
     res["errors"] = _errors(merged)
     return res
+
+
+def _title_key(value: Any) -> str:
+    """A title as compared: NFKC, without whitespace ('' for none)."""
+    import unicodedata
+
+    value = _none(value)
+    return "".join(unicodedata.normalize("NFKC", str(value)).split()) if value else ""
+
+
+def _region_exact(merged: pd.DataFrame) -> list[bool]:
+    """Per article: scope and all three codes as the gold label has them."""
+    out = []
+    for _, r in merged.iterrows():
+        cols = ("province_code", "prefecture_code", "county_code")
+        out.append((r["scope_gold"], *(_none(r[f"{c}_gold"]) for c in cols)) == (r["scope"], *(_none(r[c]) for c in cols)))
+    return out
 
 
 def _none(value: Any) -> Any:
@@ -186,6 +211,7 @@ def format_report(res: dict[str, Any]) -> str:
         "",
         "| field | pipeline | baseline (cpca 0.5.5) |",
         "|---|---|---|",
+        f"| title exact | {res.get('title_accuracy', float('nan')):.3f} | – |",
         f"| scope accuracy (all) | {res['scope_accuracy']:.3f} | {res['baseline_scope_accuracy']:.3f} |",
         f"| province accuracy (local) | {res['province_accuracy']:.3f} | {res['baseline_province_accuracy']:.3f} |",
         f"| prefecture accuracy (local) | {res['prefecture_accuracy']:.3f} | {res['baseline_prefecture_accuracy']:.3f} |",
@@ -222,9 +248,163 @@ def run_evaluation(eval_dir: Path, write: bool = False, show_errors: bool = Fals
     print(report)
     if show_errors:
         print("\n".join(res["errors"]))
-    if res["missing_predictions"]:
-        print(f"error: {res['missing_predictions']} labelled articles produced no article", file=sys.stderr)
+    blind_report, blind_missing, dev_errors = evaluate_blind(eval_dir)
+    print(blind_report)
+    if show_errors:
+        print("### Disagreements on the blind set's dev half\n\n" + "\n".join(dev_errors))
+    if res["missing_predictions"] or blind_missing:
+        print("error: some labelled articles produced no article", file=sys.stderr)
         return 1
     if write:
-        (eval_dir / "RESULTS.md").write_text(report, encoding="utf-8")
+        (eval_dir / "RESULTS.md").write_text(report + "\n" + blind_report, encoding="utf-8")
     return 0
+
+
+# --- the blind set (eval/blind) ---------------------------------------------------------------------
+
+SPLITS = ("dev", "unseen")
+CONFIDENCE_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0001)
+
+
+def corpus_dir(eval_dir: Path) -> Path:
+    """Where the blind set's texts are: ``../shared/corpus`` beside the repository (they are not copied in)."""
+    return eval_dir.resolve().parent.parent / "shared" / "corpus"
+
+
+def load_blind(eval_dir: Path, labeller: str = "first") -> pd.DataFrame:
+    """The blind set's labels by one labeller (``first`` is the gold, ``second`` the independent re-labelling), with split."""
+    index = pd.read_csv(eval_dir / "blind" / "articles.tsv", sep="\t", dtype=str, keep_default_na=False)
+    rows = []
+    for path in sorted((eval_dir / "blind" / "labels" / labeller).glob("*.jsonl")):
+        rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not rows:
+        return pd.DataFrame()
+    labels = pd.DataFrame(rows).drop(columns=["source_file", "source_record"], errors="ignore")
+    return index.merge(labels, on="id", how="inner")
+
+
+def build_blind_predictions(eval_dir: Path, corpus: Path, files: list[str]) -> pd.DataFrame:
+    """Build the listed corpus files (copied to a temporary input folder, same relative paths) with the real pipeline."""
+    import shutil
+
+    from pipelines.build import BuildOptions, run_build
+
+    with tempfile.TemporaryDirectory(prefix="eval-blind-") as tmp:
+        inp = Path(tmp) / "in"
+        for rel in sorted(set(files)):
+            (inp / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(corpus / rel, inp / rel)
+        run_build(BuildOptions(input=inp, dataset=Path(tmp) / "ds", workers=2, progress=False))
+        return pd.read_parquet(Path(tmp) / "ds" / "articles")
+
+
+def agreement(first: pd.DataFrame, second: pd.DataFrame) -> dict[str, Any]:
+    """How often two independent labellings of the same articles agree, field by field."""
+    both = first.merge(second, on="id", suffixes=("_1", "_2"))
+    out: dict[str, Any] = {"articles": len(both)}
+    for f in ("scope", "province_code", "prefecture_code", "county_code"):
+        out[f] = float((both[f + "_1"].map(_none).fillna("") == both[f + "_2"].map(_none).fillna("")).mean()) if len(both) else 0.0
+    out["title"] = float((both["title_1"].map(_title_key) == both["title_2"].map(_title_key)).mean()) if len(both) else 0.0
+    out["scope_kappa"] = _kappa(both["scope_1"].tolist(), both["scope_2"].tolist())
+    agencies, topics = PRF(), PRF()
+    for a1, a2, t1, t2 in zip(both["agencies_1"], both["agencies_2"], both["topics_1"], both["topics_2"], strict=True):
+        agencies.add(_agency_keys(a1), _agency_keys(a2))
+        topics.add(set(t1 or []), set(t2 or []))
+    out["agencies_f1"], out["topics_f1"] = agencies.f1, topics.f1
+    return out
+
+
+def _kappa(a: list[Any], b: list[Any]) -> float:
+    n = len(a)
+    if not n:
+        return 0.0
+    observed = sum(x == y for x, y in zip(a, b, strict=True)) / n
+    cats = set(a) | set(b)
+    expected = sum((a.count(c) / n) * (b.count(c) / n) for c in cats)
+    return (observed - expected) / (1 - expected) if expected < 1 else 1.0
+
+
+def calibration(res: dict[str, Any]) -> list[tuple[str, int, float]]:
+    """(confidence bin, articles, share whose region is exactly right)."""
+    rows = []
+    pairs = list(zip(res["region_confidence"], res["region_exact"], strict=True))
+    for lo, hi in itertools.pairwise(CONFIDENCE_BINS):
+        inside = [ok for c, ok in pairs if lo <= c < hi]
+        rows.append((f"{lo:.1f}–{min(hi, 1.0):.1f}", len(inside), sum(inside) / len(inside) if inside else float("nan")))
+    high = [ok for c, ok in pairs if c >= 0.8]
+    rows.append(("≥ 0.8", len(high), sum(high) / len(high) if high else float("nan")))
+    return rows
+
+
+def format_blind(results: dict[str, dict[str, Any]], agree: dict[str, Any] | None) -> str:
+    def f(name: str, key: str) -> str:
+        return f"| {name} | " + " | ".join(f"{results[s][key]:.3f}" if s in results else "–" for s in SPLITS) + " |"
+
+    def prf(name: str, key: str) -> str:
+        return f"| {name} | " + " | ".join(f"{results[s][key].f1:.3f}" if s in results else "–" for s in SPLITS) + " |"
+
+    def topic(name: str) -> str:
+        cells = [f"{results[s]['topics'][name].f1:.3f}" if s in results and name in results[s]["topics"] else "–" for s in SPLITS]
+        return f"| {name} F1 | " + " | ".join(cells) + " |"
+
+    n = {s: results[s]["articles"] for s in results}
+    lines = [
+        "## Accuracy on the blind set (`eval/blind`)",
+        "",
+        f"{sum(n.values())} real articles of `../shared/corpus` that are not in `eval/articles`, chosen by a seeded rule",
+        "(`eval/blind/choose.py`) before anyone read them, labelled by helpers who saw only `eval/LABELING.md`, and",
+        "dealt into two halves: rules may be developed on `dev`; `unseen` is only ever scored.",
+        "",
+        f"| field | dev ({n.get('dev', 0)}) | unseen ({n.get('unseen', 0)}) |",
+        "|---|---|---|",
+        f("title exact", "title_accuracy"),
+        f("publication date exact (where stated)", "date_accuracy"),
+        f("scope", "scope_accuracy"),
+        f("province (local)", "province_accuracy"),
+        f("prefecture (local)", "prefecture_accuracy"),
+        f("county (local)", "county_accuracy"),
+        prf("agencies F1 (type + level + jurisdiction)", "agency_all"),
+        prf("topics micro-F1", "topic_micro"),
+        f("topics macro-F1 (topics with 3+ items)", "topic_macro"),
+        topic("judicial_enforcement"),
+        topic("courts"),
+        "",
+    ]
+    if "unseen" in results:
+        lines += ["Calibration of `region_confidence` on the unseen half (exactly right = scope and all three codes):", "",
+                  "| confidence | articles | exactly right |", "|---|---|---|"]
+        lines += [f"| {b} | {k} | {share:.3f} |" if k else f"| {b} | 0 | – |" for b, k, share in calibration(results["unseen"])]
+        lines.append("")
+    if agree:
+        lines += [
+            f"Agreement of two independent labellings of the same {agree['articles']} articles (`labels/first` is the gold,",
+            "`labels/second` the re-labelling; codes compared on every article, null included):",
+            "",
+            "| scope | scope κ | province | prefecture | county | agencies F1 | topics F1 | title |",
+            "|---|---|---|---|---|---|---|---|",
+            "| " + " | ".join(f"{agree[k]:.3f}" for k in ("scope", "scope_kappa", "province_code", "prefecture_code", "county_code", "agencies_f1", "topics_f1", "title")) + " |",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def evaluate_blind(eval_dir: Path) -> tuple[str, int, list[str]]:
+    """The blind set's report, 1 if labelled articles produced no article, and the disagreements of the
+    ``dev`` half only (the unseen half's are never shown, so no rule can be fitted to them). Without
+    the corpus or labels the report says why and nothing is scored."""
+    corpus = corpus_dir(eval_dir)
+    gold = load_blind(eval_dir, "first")
+    if gold.empty or not corpus.is_dir():
+        why = "no labels in eval/blind/labels/first" if gold.empty else f"the corpus is not at {corpus}"
+        return f"(blind set not scored: {why})\n", 0, []
+    pred = build_blind_predictions(eval_dir, corpus, gold["source_file"].tolist())
+    results = {}
+    missing = 0
+    for split in SPLITS:
+        part = gold[gold["split"] == split].drop(columns=["split", "id"])
+        if len(part):
+            results[split] = score(part, pred)
+            missing += results[split]["missing_predictions"]
+    second = load_blind(eval_dir, "second")
+    agree = agreement(gold, second) if not second.empty else None
+    return format_blind(results, agree), int(missing > 0), results["dev"]["errors"] if "dev" in results else []
