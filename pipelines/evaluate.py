@@ -191,6 +191,8 @@ def _errors(merged: pd.DataFrame) -> list[str]:
         pred_region = (r["scope"], *(_none(r[c]) for c in cols))
         if gold_region != pred_region:
             out.append(f"region   {sf}: gold {gold_region} pred {pred_region}")
+        if "title_gold" in r and _title_key(r["title_gold"]) != _title_key(r["title"]):
+            out.append(f"title    {sf}: gold {_none(r['title_gold'])!r} pred {_none(r['title'])!r}")
         g, p = _agency_keys(r["agencies_gold"]), _agency_keys(r["agencies"])
         if g != p:
             out.append(f"agencies {sf}: missing {sorted(g - p)} extra {sorted(p - g)}")

@@ -16,6 +16,7 @@ from warcio.warcwriter import WARCWriter
 from pipelines.parse.dates import date_from_url, parse_date_line
 from pipelines.parse.files import read_bytes
 from pipelines.parse.finalize import finalize_article
+from pipelines.parse.text import normalise_title
 from pipelines.read.decode import decode_bytes
 
 GOLDEN = Path(__file__).parent / "golden" / "sample_parse.json"
@@ -91,7 +92,9 @@ def test_date_lines(line: str, expected: datetime | None) -> None:
 def test_court_digest_unwraps_lines_and_takes_case_title() -> None:
     row = read_one(SAMPLE / "txt/court_cases/case_exec_023.txt")
     assert row["source_format"] == "court_digest"
-    assert row["title"] == "天水恒某物业管理有限公司与明某黎执行实施案"
+    # the heading as published: 案名——裁判要旨, both parts (the holding also opens the body)
+    assert row["title"] == "天水恒某物业管理有限公司与明某黎执行实施案——对于被执行人存在以暴力方式拒不腾退等情形的,可以向其发出涉嫌拒不执行判决、裁定犯罪预告书"
+    assert row["body"].startswith("对于被执行人存在以暴力方式")
     # PDF spaces between digits and CJK are gone, hard wraps joined
     assert " 年 " not in row["body"]
     assert "基本案情" in row["body"]
@@ -289,11 +292,13 @@ def test_slice_with_several_case_digests_gives_one_article_per_case() -> None:
     path = SAMPLE.parent / "eval" / "articles" / "txt" / "court_cases" / "case_exec_016.txt"
     res = read_bytes(path.read_bytes(), path.name)
     assert [a["source_record"] for a in res.articles] == ["0", "1", "2"]
-    assert [a["title"] for a in res.articles] == [
+    assert [normalise_title(a["title"]).split("——")[0] for a in res.articles] == [
         "某某公司与溧阳某某公司等国内非涉外仲裁纠纷执行复议案",
         "攀枝花市某建设投资经营有限责任公司与攀枝花市某机械化施工有限公司执行复议案",
         "乙公司申请执行复议案",
     ]
+    # the holding stays in the title, without the case database's entry number the PDF wrapped into it
+    assert normalise_title(res.articles[2]["title"]) == "乙公司申请执行复议案——确认到期债权的生效文书进入再审且裁定中止执行的,依据该生效文书所做限期履行通知书应当中止执行"
     # nothing dropped: every case's key sentence survives in some article
     text = "".join(a["body"] for a in res.articles)
     assert "攀枝花" in text and "到期债权" in text

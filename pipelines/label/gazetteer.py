@@ -268,7 +268,7 @@ class Gazetteer:
                 if s not in entries:
                     entries[s] = _entry(s, COUNTRY, (Target(c.iso2, False, s != r["name"]),))
         nat = raw_rules.get("national", {})
-        for key, wkey in (("strong", "strong_weight"), ("weak", "weak_weight")):
+        for key, wkey in (("strong", "strong_weight"), ("weak", "weak_weight"), ("military", "military_weight")):
             for s in nat.get(key, []):
                 if s not in entries:
                     entries[s] = _entry(s, NATIONAL, (), float(nat.get(wkey, 1.0)))

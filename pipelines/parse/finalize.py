@@ -9,13 +9,14 @@ from zoneinfo import ZoneInfo
 from pipelines.parse.fingerprint import simhash
 from pipelines.parse.records import outlet_for_site
 from pipelines.parse.text import article_id, content_hash, normalise_title
+from pipelines.parse.titles import clean_title
 from pipelines.schema import TIMEZONE
 
 _TZ = ZoneInfo(TIMEZONE)
 
 
 def finalize_article(rec: dict[str, Any], source_file: str, max_chars: int) -> dict[str, Any]:
-    title = normalise_title(rec.get("title"))
+    title = clean_title(normalise_title(rec.get("title")))
     body = rec.get("body") or ""
     flags = list(dict.fromkeys(rec.get("quality_flags") or []))
     if len(body) > max_chars:

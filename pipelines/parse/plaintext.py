@@ -64,10 +64,34 @@ def parse_plain_text(text: str) -> dict[str, Any]:
     if "url" not in rec and len(lines) and (url := find_url("\n".join(lines[-3:]))):
         rec["url"] = url
         rec["site"] = site_of(url)
+    # the headline: the first line that is not a field line (【来源:太奇MBA】 may stand above it)
+    head = next((i for i, ln in enumerate(lines) if (c := clean_line(ln)) and not _META_LINE.match(c)), None)
+    if head is not None and _headline(clean_line(lines[head]), lines[head + 1 :]):
+        rec["title"] = clean_line(lines[head])
+        lines = lines[:head] + lines[head + 1 :]
     body, byline = finish_body(lines)
     rec["body"] = body
     rec["byline"] = byline
     return rec
+
+
+_META_LINE = re.compile(r"^[【\[(]?[\u4e00-\u9fff]{1,4}\s*:")  # 时间:… 关键字:… 【来源:…】: a field, not a headline
+_HEADLINE_END = ("。", "！", "？", "!", "?", "；", ";", "，", ",", "：", ":", "、", "…")
+
+
+def _headline(line: str, rest: list[str]) -> bool:
+    """Is the first line of a plain text its headline? Short, no sentence in it, not a byline, and the
+    story follows (a careful reader takes 皇帝“金口”吓走奇才 over a paragraph for the title)."""
+    return (
+        4 <= len(line) <= 40
+        and not line.endswith(_HEADLINE_END)
+        and "。" not in line
+        and not line.startswith(("□", "■", "●", "记者", "本报", "来源", "作者"))
+        and "记者" not in line
+        and "通讯员" not in line
+        and not _META_LINE.match(line)
+        and sum(len(clean_line(x)) for x in rest) >= 2 * len(line)
+    )
 
 
 # --- court case digests (人民法院案例库), extracted from PDF with hard line wraps -----------------
@@ -75,6 +99,8 @@ def parse_plain_text(text: str) -> dict[str, Any]:
 DIGEST_SECTIONS = ("关键词", "基本案情", "裁判理由", "裁判要旨", "关联索引", "裁判结果", "法律问题", "典型意义")
 _PAGE_NUMBER = re.compile(r"^\d{1,4}$")
 _CASE_ID = re.compile(r"^\d{4}-\d{1,3}-\d-\d{3}-\d{3}$")
+# the case database's entry number (入库编号) that PDF extraction sometimes wraps into the heading
+_CASE_ID_INSIDE = re.compile(r"\s*\d{4}-\d{1,3}-\d-\d{3}-\d{3}\s*")
 _SENTENCE_END = ("。", "!", "?", "；", ";", "：", ":", "”", "」", "』")
 
 
@@ -127,10 +153,11 @@ def parse_court_digest(text: str) -> dict[str, Any]:
         kw = 0
     header = " ".join(ln for ln in lines[:kw] if ln not in ("——", "—"))
     header = re.sub(r"^【\s*】\s*", "", header).strip()
-    header = header.replace("——", " ")
+    header = _CASE_ID_INSIDE.sub("", header.replace("——", " ")).strip()
     m = re.match(r"^(?P<case>.+?案)\s+(?P<sub>.+)$", header)
-    case, sub = (m.group("case"), m.group("sub")) if m else (header, "")
-    title = normalise_title(squeeze_cjk_spaces(case))
+    case, sub = (m.group("case"), m.group("sub").lstrip("—- ")) if m else (header, "")
+    # the heading as published is 案名——裁判要旨: the title keeps both parts (the holding also opens the body)
+    title = normalise_title(squeeze_cjk_spaces(f"{case}——{sub}" if sub else case))
     paras: list[str] = [squeeze_cjk_spaces(sub)] if sub else []
     section: list[str] = []
     for ln in lines[kw:]:
