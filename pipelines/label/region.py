@@ -621,7 +621,12 @@ def _decide(
         out["prefecture_code"], out["prefecture"] = pref, divs[pref].name
     if county:
         out["county_code"], out["county"] = county, divs[county].name
-    out["region_confidence"] = _conf(loc, denom)
+    # The confidence is in the whole label: the province's certainty times how clearly the evidence
+    # picks the prefecture and the county (or picks none of them) among their rivals.
+    # A county is the level most often wrong (measured: data/gazetteer/region_rules.toml), so a label that
+    # goes down to one weighs a little less.
+    conf = _conf(loc, denom) * _certainty(tally.F, prefs, pref) * _certainty(tally.C, counties, county)
+    out["region_confidence"] = round(conf * (W["county_confidence"] if county else 1.0), 3)
     chosen = {top_prov, pref, county}
     kept = []
     for o, code, w in tally.contrib:
@@ -632,6 +637,17 @@ def _decide(
             kept.append((o.signal, o.surface, code, o.offset, w * (2.0 if on_path else 1.0)))
     out["region_evidence"] = _ev_list(kept)
     return out
+
+
+def _certainty(scores: Mapping[str, float], codes: list[str], chosen: str | None) -> float:
+    """The chosen code's share of the evidence for ``codes``; with none chosen, the share the top one
+    lacks (1.0 when no code has evidence: leaving the level empty is then certain)."""
+    total = sum(scores.get(c, 0.0) for c in codes)
+    if total <= 0:
+        return 1.0
+    if chosen is not None:
+        return scores.get(chosen, 0.0) / total
+    return 1.0 - max(scores.get(c, 0.0) for c in codes) / total
 
 
 def _conf(score: float, denom: float) -> float:
