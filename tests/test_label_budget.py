@@ -101,3 +101,24 @@ def test_budget_change_changes_the_label_hash(tmp_path: Path, monkeypatch: pytes
     finally:
         monkeypatch.delenv("PIPELINES_DATA_DIR")
         stage.label_hash.cache_clear()
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (("county_min = 1.0", "county_min = 'high'"), r"\[thresholds\]\.county_min: must be a non-negative number"),
+    (("body_cap = 4.0", "body_cap = 4.0\nbody_kap = 2.0"), r"\[weights\]: unknown key\(s\) \['body_kap'\]"),
+    (("lead_chars = 150\n", ""), r"\[weights\]: missing key\(s\) \['lead_chars'\]"),
+])
+def test_region_rules_are_typed_and_a_bad_value_names_file_and_key(tmp_path: Path, edit: tuple[str, str], message: str) -> None:
+    from pipelines.errors import DataFileError
+    from pipelines.label.gazetteer import Gazetteer
+
+    data = tmp_path / "data"
+    shutil.copytree(DEFAULT_DATA_DIR, data)
+    rules = data / "gazetteer" / "region_rules.toml"
+    text = rules.read_text(encoding="utf-8")
+    assert edit[0] in text
+    rules.write_text(text.replace(edit[0], edit[1], 1), encoding="utf-8")
+    with pytest.raises(DataFileError, match=message) as err:
+        Gazetteer(data)
+    assert "region_rules.toml" in str(err.value)
+    assert Gazetteer(DEFAULT_DATA_DIR).rules.thresholds.county_min == 1.0

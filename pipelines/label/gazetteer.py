@@ -18,11 +18,13 @@ import functools
 import re
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import ahocorasick_rs
+
+from pipelines.errors import DataFileError
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 GAZ_SUBDIR = "gazetteer"
@@ -101,10 +103,77 @@ class Country:
     name: str
 
 
+@dataclass(frozen=True, slots=True)
+class RegionWeights:
+    """Evidence weights per signal (``[weights]`` of region_rules.toml; the file documents each)."""
+
+    breadcrumb: float  # site section trail (甘肃 > 兰州市 > 兰州新闻) is strong
+    outlet: float  # home region of a local outlet (兰州日报 -> 620100)
+    outlet_national: float  # a national outlet (新华社) nudges towards scope=national
+    outlet_subregion: float  # outlet/URL evidence counts this much towards the prefecture/county (full for the province)
+    dateline: float  # 本报兰州讯, 新华社兰州8月9日电; 【本报讯】 resolves to the outlet's region
+    title: float  # each distinct place in the headline
+    body_first: float  # first mention of a place in the body
+    body_repeat: float  # each further mention
+    body_cap: float  # per place, all body mentions together
+    lead_factor: float  # mentions in the first `lead_chars` characters of the body weigh more
+    lead_chars: float
+    url: float  # host (outlets.csv hosts) or pinyin in the URL
+    case_number: float  # court case number （2020）甘0503民初2444号 -> 620503
+    alias_county: float  # short county names (榆中, 皋兰) are weaker than full names
+    foreign: float  # each country mention (title mentions x title/body_first)
+    national_cap: float  # cap on the summed national markers
+    national_repeat: float  # each repeat of a weak national marker adds this share of its weight (up to 2x)
+    party_factor: float  # a place naming an anonymised party (甘肃某公司, 海南甲公司; see [party]) counts this much
+    list_factor: float  # an item of an enumeration (江苏南京、湖北武汉、甘肃兰州…) counts this much
+    list_min_items: float  # ... when the list has at least this many items
+    county_confidence: float  # region_confidence of a label that goes down to a county is multiplied by this: on the
+
+
+@dataclass(frozen=True, slots=True)
+class RegionThresholds:
+    """Decision thresholds (``[thresholds]`` of region_rules.toml; the file documents each)."""
+
+    min_local: float  # below this the top province is not an answer: a lone passing mention (1.0) is not
+    min_foreign: float
+    min_national: float
+    min_national_alone: float  # ... when no place at all is named: one marker of China as a whole (全国, 我国, 中国) is enough
+    many_countries: float  # with at least this many countries named, foreign needs one of them to hold
+    country_share: float  # this share of the foreign evidence (else the text only strolls abroad)
+    outlet_only_max_chars: float  # a longer body whose only evidence is its outlet/URL is not local
+    province_share: float  # top province must hold this share of all local evidence ...
+    many_provinces: float  # ... else, with at least this many provinces, the story is national
+    prefecture_share: float  # top prefecture must hold this share of all its province's evidence,
+    prefecture_share_sub: float  # this share of the evidence for the province's prefectures,
+    prefecture_margin: float  # beat the runner-up prefecture by this factor
+    prefecture_min: float  # and have at least this much evidence
+    county_share: float  # the same for the top county within its prefecture
+    county_share_sub: float
+    county_margin: float
+    county_min: float  # (one title mention, or >= 2 body mentions)
+    context_province_min: float  # a context-only name (白银, 城关) needs this much support in its province
+
+
+def _typed(cls: type, raw: Any, where: str) -> Any:
+    """``cls`` from a TOML table of numbers: every field present, no unknown key, each a number."""
+    if not isinstance(raw, dict):
+        raise DataFileError(f"{where}: must be a table")
+    names = [f.name for f in fields(cls)]
+    unknown = sorted(set(raw) - set(names))
+    missing = [n for n in names if n not in raw]
+    if unknown or missing:
+        raise DataFileError(f"{where}: " + "; ".join(filter(None, [unknown and f"unknown key(s) {unknown}", missing and f"missing key(s) {missing}"])))
+    for n in names:
+        v = raw[n]
+        if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+            raise DataFileError(f"{where}.{n}: must be a non-negative number, got {v!r}")
+    return cls(**{n: float(raw[n]) for n in names})
+
+
 @dataclass(frozen=True)
 class RegionRules:
-    weights: dict[str, float]
-    thresholds: dict[str, float]
+    weights: RegionWeights
+    thresholds: RegionThresholds
     prior_province: str | None
     follow_reject: dict[str, tuple[str, ...]]  # first char -> words
     follow_reject_for: dict[str, tuple[str, ...]]  # surface -> extra reject words
@@ -172,7 +241,7 @@ class Gazetteer:
             )
         with (gdir / "region_rules.toml").open("rb") as f:
             raw_rules: dict[str, Any] = tomllib.load(f)
-        self.rules = self._parse_rules(raw_rules)
+        self.rules = self._parse_rules(raw_rules, str(gdir / "region_rules.toml"))
         self.countries: dict[str, Country] = {}
         self._entries: list[Entry] = []
         self._index: dict[str, Entry] = {}
@@ -198,12 +267,12 @@ class Gazetteer:
     # ----- loading -------------------------------------------------------------------------
 
     @staticmethod
-    def _parse_rules(raw: dict[str, Any]) -> RegionRules:
+    def _parse_rules(raw: dict[str, Any], where: str = "region_rules.toml") -> RegionRules:
         follow = raw.get("follow", {})
         party = raw.get("party", {})
         return RegionRules(
-            weights={k: float(v) for k, v in raw["weights"].items()},
-            thresholds={k: float(v) for k, v in raw["thresholds"].items()},
+            weights=_typed(RegionWeights, raw.get("weights"), f"{where} [weights]"),
+            thresholds=_typed(RegionThresholds, raw.get("thresholds"), f"{where} [thresholds]"),
             prior_province=raw.get("prior", {}).get("province"),
             follow_reject=_by_first_char(follow.get("reject", [])),
             follow_reject_for={k: tuple(v) for k, v in follow.get("reject_for", {}).items()},

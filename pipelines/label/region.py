@@ -29,10 +29,10 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from pipelines.label.gazetteer import COUNTRY, MUNICIPALITIES, NATIONAL, NATIONAL_CODE, PLACE, Gazetteer, Target
+from pipelines.label.gazetteer import COUNTRY, MUNICIPALITIES, NATIONAL, NATIONAL_CODE, PLACE, Gazetteer, RegionWeights, Target
 from pipelines.label.spans import BookTitles, footer_test
 from pipelines.schema import REGION_COLUMNS
 
@@ -45,6 +45,16 @@ _CASE_NO = (("（", re.compile("（" + _CASE_TAIL)), ("(", re.compile(r"\(" + _C
 _LEAD = 120
 
 LABEL_KEYS = REGION_COLUMNS  # the keys resolve_region returns: the schema's region columns
+
+
+class Evidence(NamedTuple):
+    """One piece of evidence for a scope: what signal, which words, the code they point to, where, how much."""
+
+    signal: str  # breadcrumb | outlet | dateline | title | body | url
+    surface: str
+    code: str | None  # GB/T 2260 code, 000000 for national markers, ISO 3166 alpha-2 for countries
+    offset: int | None  # body offset, or None outside the body
+    weight: float
 
 
 @dataclass(slots=True)
@@ -114,8 +124,8 @@ def resolve_region(article: Mapping[str, Any], gaz: Gazetteer) -> dict[str, Any]
     title = article.get("title") or ""
     body = article.get("body") or ""
     obs: list[_Obs] = []
-    nat_ev: list[tuple[str, str, int | None, float]] = []
-    for_ev: list[tuple[str, str, str, int | None, float]] = []
+    nat_ev: list[Evidence] = []
+    for_ev: list[Evidence] = []
 
     # --- breadcrumb -------------------------------------------------------------------------
     for crumb in article.get("breadcrumb") or ():
@@ -124,26 +134,26 @@ def resolve_region(article: Mapping[str, Any], gaz: Gazetteer) -> dict[str, Any]
             continue
         hint = rules.breadcrumb_scope.get(crumb)
         if hint == "national":
-            nat_ev.append(("breadcrumb", crumb, None, W["breadcrumb"]))
+            nat_ev.append(Evidence("breadcrumb", crumb, NATIONAL_CODE, None, W.breadcrumb))
             continue
         if hint == "foreign":
-            for_ev.append(("breadcrumb", crumb, "", None, W["breadcrumb"]))
+            for_ev.append(Evidence("breadcrumb", crumb, None, None, W.breadcrumb))
             continue
         entry = gaz.lookup(crumb)
         if entry is None or entry.kind != PLACE:
             found = [h for h in gaz.scan(crumb, cache=False) if h.entry.kind == PLACE]
             entry = found[0].entry if found else None
         if entry is not None and entry.kind == PLACE:
-            obs.append(_Obs("breadcrumb", entry.surface, entry.targets, None, W["breadcrumb"], strong=True))
+            obs.append(_Obs("breadcrumb", entry.surface, entry.targets, None, W.breadcrumb, strong=True))
 
     # --- outlet, URL ------------------------------------------------------------------------
     outlet = gaz.outlet(article.get("outlet"))
     if outlet is not None:
         if outlet.level == "national":
-            nat_ev.append(("outlet", outlet.name, None, W["outlet_national"]))
+            nat_ev.append(Evidence("outlet", outlet.name, NATIONAL_CODE, None, W.outlet_national))
         else:
-            obs.append(_Obs("outlet", outlet.name, (Target(outlet.code, False, False),), None, W["outlet"], strong=True))
-    _url_signals(article, gaz, obs, nat_ev, W["url"])
+            obs.append(_Obs("outlet", outlet.name, (Target(outlet.code, False, False),), None, W.outlet, strong=True))
+    _url_signals(article, gaz, obs, nat_ev, W.url)
 
     # --- dateline ---------------------------------------------------------------------------
     dateline_end = _dateline(body[:_LEAD], outlet, gaz, obs, nat_ev, for_ev, W)
@@ -157,20 +167,20 @@ def resolve_region(article: Mapping[str, Any], gaz: Gazetteer) -> dict[str, Any]
         seen.add(e.surface)
         if e.kind == PLACE:
             f = _mention_factor(title, h.end, rules, W) if h.end < len(title) and title[h.end] in rules.party_first else 1.0
-            obs.append(_Obs("title", e.surface, e.targets, None, W["title"] * min(f, 1.0), follow_ok=h.follow_ok))
+            obs.append(_Obs("title", e.surface, e.targets, None, W.title * min(f, 1.0), follow_ok=h.follow_ok))
         elif e.kind == COUNTRY:
-            for_ev.append(("title", e.surface, e.targets[0].code, None, W["title"] * W["foreign"]))
+            for_ev.append(Evidence("title", e.surface, e.targets[0].code, None, W.title * W.foreign))
         elif e.kind == NATIONAL:
-            nat_ev.append(("title", e.surface, None, e.weight * W["title"] / W["body_first"]))
+            nat_ev.append(Evidence("title", e.surface, NATIONAL_CODE, None, e.weight * W.title / W.body_first))
 
     # --- body -------------------------------------------------------------------------------
     _body_signals(body, gaz, obs, nat_ev, for_ev, W, dateline_end)
-    _case_numbers(body, gaz, obs, W["case_number"])
+    _case_numbers(body, gaz, obs, W.case_number)
 
     # --- resolve ambiguous and context-only observations ------------------------------------
     tally = _Tally(gaz)
-    alias_w = W["alias_county"]
-    home_sub = W["outlet_subregion"]
+    alias_w = W.alias_county
+    home_sub = W.outlet_subregion
     ambiguous: list[tuple[_Obs, list[Target]]] = []
     context: list[_Obs] = []
     for o in obs:
@@ -190,7 +200,7 @@ def resolve_region(article: Mapping[str, Any], gaz: Gazetteer) -> dict[str, Any]
         if t is not None:
             tally.add(o, t, alias_w, home_sub)
     for o in context:
-        t = _best(list(o.targets), tally, T["context_province_min"], None, gaz)
+        t = _best(list(o.targets), tally, T.context_province_min, None, gaz)
         if t is not None:
             tally.add(o, t, alias_w, home_sub)
 
@@ -200,7 +210,7 @@ def resolve_region(article: Mapping[str, Any], gaz: Gazetteer) -> dict[str, Any]
 # ----- signal collectors ---------------------------------------------------------------------
 
 
-def _url_signals(article: Mapping[str, Any], gaz: Gazetteer, obs: list[_Obs], nat_ev: list[tuple[str, str, int | None, float]], w: float) -> None:
+def _url_signals(article: Mapping[str, Any], gaz: Gazetteer, obs: list[_Obs], nat_ev: list[Evidence], w: float) -> None:
     url = article.get("url") or ""
     hosts = []
     if url:
@@ -217,7 +227,7 @@ def _url_signals(article: Mapping[str, Any], gaz: Gazetteer, obs: list[_Obs], na
             continue
         seen.add(o.name)
         if o.level == "national":
-            nat_ev.append(("url", host, None, w))
+            nat_ev.append(Evidence("url", host, NATIONAL_CODE, None, w))
         else:
             obs.append(_Obs("url", host, (Target(o.code, False, False),), None, w, strong=True))
     if url:
@@ -244,13 +254,13 @@ def _dateline(
     outlet: Any,
     gaz: Gazetteer,
     obs: list[_Obs],
-    nat_ev: list[tuple[str, str, int | None, float]],
-    for_ev: list[tuple[str, str, str, int | None, float]],
-    W: dict[str, float],
+    nat_ev: list[Evidence],
+    for_ev: list[Evidence],
+    W: RegionWeights,
 ) -> int:
     """Adds dateline observations; returns the body offset where the dateline's place token ends
     (0 if none), so the same token is not counted again as a body mention."""
-    w = W["dateline"]
+    w = W.dateline
     end = 0
     # 本报兰州讯 / 【本报讯】
     m = _LOCAL_DATELINE.search(lead)
@@ -264,7 +274,7 @@ def _dateline(
             for surface, targets in places:
                 obs.append(_Obs("dateline", surface, targets, m.start(1), w, strong=True))
             for surface, iso in countries:
-                for_ev.append(("dateline", surface, iso, m.start(1), w))
+                for_ev.append(Evidence("dateline", surface, iso, m.start(1), w))
             if places or countries:
                 end = m.end(1)
     # 本报记者陈某 发自上海: the place must open the token (not 发自内心地感谢兰州)
@@ -276,7 +286,7 @@ def _dateline(
             if e0.kind == PLACE:
                 obs.append(_Obs("dateline", e0.surface, e0.targets, m.start(1), w, strong=True))
             else:
-                for_ev.append(("dateline", e0.surface, e0.targets[0].code, m.start(1), w))
+                for_ev.append(Evidence("dateline", e0.surface, e0.targets[0].code, m.start(1), w))
             end = max(end, m.start(1) + hits[0].end)
     # 新华社兰州8月9日电, 中新网甘肃临夏…电, 兰州晚报讯, 每日甘肃网-科技鑫报讯
     for s, e, o in gaz.find_outlets(lead):
@@ -286,35 +296,35 @@ def _dateline(
         token = m2.group(1)
         if not token:
             if o.level == "national":
-                nat_ev.append(("dateline", o.name, s, W["outlet_national"]))
+                nat_ev.append(Evidence("dateline", o.name, NATIONAL_CODE, s, W.outlet_national))
             else:
-                obs.append(_Obs("outlet", o.name, (Target(o.code, False, False),), s, W["outlet"], strong=True))
+                obs.append(_Obs("outlet", o.name, (Target(o.code, False, False),), s, W.outlet, strong=True))
             continue
         places, countries = _place_token(token, gaz)
         for surface, targets in places:
             if o.level == "national" and surface in gaz.rules.national_capital:
-                nat_ev.append(("dateline", o.name + surface, s, w / 2))  # 新华社北京电: national news
+                nat_ev.append(Evidence("dateline", o.name + surface, NATIONAL_CODE, s, w / 2))  # 新华社北京电: national news
             elif o.level == "national":
                 # A national agency files from its provincial bureau (新华网成都电 on a 攀枝花 quake):
                 # strong for the province, weak for the city itself.
                 provs = tuple(dict.fromkeys(Target(gaz.divisions[t.code].province_code, False, False) for t in targets))
                 obs.append(_Obs("dateline", surface, provs, m2.start(1), w, strong=True))
-                obs.append(_Obs("dateline", surface, targets, m2.start(1), W["body_first"], strong=True))
+                obs.append(_Obs("dateline", surface, targets, m2.start(1), W.body_first, strong=True))
             else:
                 obs.append(_Obs("dateline", surface, targets, m2.start(1), w, strong=True))
         for surface, iso in countries:
-            for_ev.append(("dateline", surface, iso, m2.start(1), w))
+            for_ev.append(Evidence("dateline", surface, iso, m2.start(1), w))
         if places or countries:
             end = max(end, m2.end(1))
         elif o.level != "national":
-            obs.append(_Obs("outlet", o.name, (Target(o.code, False, False),), s, W["outlet"], strong=True))
+            obs.append(_Obs("outlet", o.name, (Target(o.code, False, False),), s, W.outlet, strong=True))
     return end
 
 
 _PARTY_WINDOW = re.compile(r"[\u4e00-\u9fff]*")
 
 
-def _mention_factor(text: str, end: int, rules: Any, W: dict[str, float]) -> float:
+def _mention_factor(text: str, end: int, rules: Any, W: RegionWeights) -> float:
     """Weight factor of a place mention from what follows it: an anonymised party (甘肃某公司,
     海南甲公司, 上海公司) says little about where the story is."""
     if end >= len(text):
@@ -324,9 +334,9 @@ def _mention_factor(text: str, end: int, rules: Any, W: dict[str, float]) -> flo
         # 某 / 甲 then a company word within a few characters: 北京某种业公司, 海南甲公司 (not 某村, 甲级)
         window = _PARTY_WINDOW.match(text, end + 1, end + 10)
         if window is not None and any(w in window.group(0) for w in rules.party_after):
-            return W["party_factor"]
+            return W.party_factor
     if rules.party_direct and any(text.startswith(w, end) for w in rules.party_direct):
-        return W["party_factor"]  # 上海公司 (以下简称上海公司)
+        return W.party_factor  # 上海公司 (以下简称上海公司)
     return 1.0
 
 
@@ -374,23 +384,23 @@ def _body_signals(
     body: str,
     gaz: Gazetteer,
     obs: list[_Obs],
-    nat_ev: list[tuple[str, str, int | None, float]],
-    for_ev: list[tuple[str, str, str, int | None, float]],
-    W: dict[str, float],
+    nat_ev: list[Evidence],
+    for_ev: list[Evidence],
+    W: RegionWeights,
     skip_before: int = 0,
 ) -> None:
     if not body:
         return
     rules = gaz.rules
-    lead_chars = int(W["lead_chars"])
-    first, repeat, cap, lead_f = W["body_first"], W["body_repeat"], W["body_cap"], W["lead_factor"]
+    lead_chars = int(W.lead_chars)
+    first, repeat, cap, lead_f = W.body_first, W.body_repeat, W.body_cap, W.lead_factor
     hits = gaz.scan(body)
     footers = gaz.footer_lines(body)
-    min_items = int(W["list_min_items"])
+    min_items = int(W.list_min_items)
     k = body.find("、") if len(hits) >= min_items else -1
     listed = _listed(hits, body, min_items) if k >= 0 and body.find("、", k + 1) >= 0 else ()
-    list_f = W["list_factor"]
-    party_f = W["party_factor"]
+    list_f = W.list_factor
+    party_f = W.party_factor
     party_first = rules.party_first
     n, nh = len(body), len(hits)
     # surface -> [first offset, weight, follow_ok, entry, party weight]; party mentions have their own
@@ -398,7 +408,7 @@ def _body_signals(
     places: dict[str, list[Any]] = {}
     countries: dict[str, list[Any]] = {}
     seen_nat: dict[str, list[Any]] = {}
-    nat_repeat = W["national_repeat"]
+    nat_repeat = W.national_repeat
     party_cap = cap * party_f
     books = BookTitles(body)  # 《…》: cited document titles
     in_footer = footer_test(footers)
@@ -461,9 +471,9 @@ def _body_signals(
             f = list_f if listed and i in listed else 1.0
             rec = countries.get(e.surface)
             if rec is None:
-                countries[e.surface] = [start, f * (first * lead_f if start < lead_chars else first) * W["foreign"], e.targets[0].code]
+                countries[e.surface] = [start, f * (first * lead_f if start < lead_chars else first) * W.foreign, e.targets[0].code]
             else:
-                rec[1] = min(cap, rec[1] + f * repeat * W["foreign"])
+                rec[1] = min(cap, rec[1] + f * repeat * W.foreign)
         elif kind == NATIONAL:
             if books.inside(start):
                 continue  # cited document title: 《最高人民法院关于…》
@@ -476,11 +486,11 @@ def _body_signals(
             elif rec[3] < 1.0:  # a weak marker's repeats add a little (我国 … 我国 … 我国), up to 2x
                 rec[2] = min(2 * rec[3], rec[2] + nat_repeat * rec[3])
     for surface, off, w, _ in seen_nat.values():
-        nat_ev.append(("body", surface, off, w))
+        nat_ev.append(Evidence("body", surface, NATIONAL_CODE, off, w))
     for surface, (off, w, follow_ok, e, wp) in places.items():
         obs.append(_Obs("body", surface, e.targets, off, w + wp, False, follow_ok))
     for surface, (off, w, iso) in countries.items():
-        for_ev.append(("body", surface, iso, off, w))
+        for_ev.append(Evidence("body", surface, iso, off, w))
 
 
 def _case_numbers(body: str, gaz: Gazetteer, obs: list[_Obs], w: float) -> None:
@@ -536,25 +546,25 @@ def _pick(scores: Mapping[str, float], codes: list[str], parent: float, share_al
 
 def _decide(
     tally: _Tally,
-    nat_ev: list[tuple[str, str, int | None, float]],
-    for_ev: list[tuple[str, str, str, int | None, float]],
+    nat_ev: list[Evidence],
+    for_ev: list[Evidence],
     gaz: Gazetteer,
     body_chars: int = 0,
 ) -> dict[str, Any]:
     W, T = gaz.rules.weights, gaz.rules.thresholds
     divs = gaz.divisions
     P = tally.P
-    if P and body_chars > T["outlet_only_max_chars"]:
+    if P and body_chars > T.outlet_only_max_chars:
         # The outlet's (or URL's) home alone does not make a long text local: an essay or a feature
         # that names no place in its title, dateline or body has no locality. (A short brief from a
         # local paper often leaves its city implicit, so it keeps the outlet's region.)
         content = tally.content
         if len(content) < len(P):
             P = {p: v for p, v in P.items() if p in content}
-    nat = min(W["national_cap"], sum(e[3] for e in nat_ev))
+    nat = min(W.national_cap, sum(e.weight for e in nat_ev))
     foreign: dict[str, float] = defaultdict(float)
     for ev in for_ev:
-        foreign[ev[2]] += ev[4]
+        foreign[ev.code or ""] += ev.weight
     for_total = sum(foreign.values())
     loc_total = sum(P.values())
     top_prov, loc = max(P.items(), key=lambda kv: kv[1]) if P else (None, 0.0)
@@ -567,37 +577,37 @@ def _decide(
     # Foreign needs one country (or a few) to dominate: an essay that strolls through Berlin, Vienna,
     # Tokyo and Los Angeles, or Chinese tourists' destinations abroad, is not a story from abroad.
     # (Many countries with no rival evidence at all is still foreign: a World Cup draw.)
-    one_country = len(foreign) < T["many_countries"] or max(foreign.values()) >= T["country_share"] * for_total
+    one_country = len(foreign) < T.many_countries or max(foreign.values()) >= T.country_share * for_total
     # A correspondent's dateline (中新网上海5月4日电 据外媒报道，瑞典…) is where the report was filed, not
     # where the story is: Chinese places named only there do not hold a foreign story at home.
     # (The foreign place must lead the story: a Shanghai firm's profile filed from Shanghai that
     # compares itself with America later on stays in Shanghai.)
     loc_home = loc
-    lead = W["lead_chars"]
+    lead = W.lead_chars
     if for_total and top_prov is not None and top_prov not in tally.at_home:
-        if any(ev[0] == "title" or (ev[3] is not None and ev[3] < lead) for ev in for_ev):
+        if any(ev.signal == "title" or (ev.offset is not None and ev.offset < lead) for ev in for_ev):
             loc_home = 0.0
-    if for_total >= T["min_foreign"] and for_total > loc_home and for_total >= nat and (one_country or for_total > 2 * max(nat, loc_home)):
+    if for_total >= T.min_foreign and for_total > loc_home and for_total >= nat and (one_country or for_total > 2 * max(nat, loc_home)):
         out["scope"] = "foreign"
         out["region_confidence"] = _conf(for_total, denom)
-        out["region_evidence"] = _ev_list([(s, surf, iso or None, off, w) for s, surf, iso, off, w in for_ev])
+        out["region_evidence"] = _ev_list(for_ev)
         return out
     # Many provinces, none dominant: a national story. Only provinces with a full mention count (three
     # poetic allusions to 西山, 金沙, 浮梁 in an essay do not make it national).
-    dominant = share >= T["province_share"] or sum(v >= W["body_first"] for v in P.values()) < T["many_provinces"]
+    dominant = share >= T.province_share or sum(v >= W.body_first for v in P.values()) < T.many_provinces
     # With no usable place, fewer national markers suffice (我国 … 全军: a PLA or nationwide story).
-    nat_alone = loc < T["min_local"] and nat >= T["min_national_alone"] and nat > for_total
+    nat_alone = loc < T.min_local and nat >= T.min_national_alone and nat > for_total
     # A headline place outweighs national organs cited in the body (乌鲁木齐一患者家属… with 卫生部's
     # notice quoted): the headline says where the story is.
-    headline = top_prov in tally.headline and not any(e[0] == "title" for e in nat_ev)
-    if top_prov is not None and loc >= T["min_local"] and (loc >= nat or headline) and dominant:
+    headline = top_prov in tally.headline and not any(e.signal == "title" for e in nat_ev)
+    if top_prov is not None and loc >= T.min_local and (loc >= nat or headline) and dominant:
         pass  # local, below
-    elif nat >= T["min_national"] or (loc > 0 and not dominant) or nat_alone:
+    elif nat >= T.min_national or (loc > 0 and not dominant) or nat_alone:
         out["scope"] = "national"
         out["region_confidence"] = _conf(max(nat, loc_total - loc), denom)
-        out["region_evidence"] = _ev_list([(s, surf, NATIONAL_CODE, off, w) for s, surf, off, w in nat_ev])
+        out["region_evidence"] = _ev_list(nat_ev)
         return out
-    elif top_prov is None or loc < T["min_local"]:
+    elif top_prov is None or loc < T.min_local:
         return out
 
     assert top_prov is not None
@@ -611,10 +621,10 @@ def _decide(
         county_parent = loc
         counties = [c for c in tally.C if divs[c].province_code == top_prov]
     else:
-        pref = _pick(tally.F, prefs, loc, T["prefecture_share"], T["prefecture_share_sub"], T["prefecture_margin"], T["prefecture_min"])
+        pref = _pick(tally.F, prefs, loc, T.prefecture_share, T.prefecture_share_sub, T.prefecture_margin, T.prefecture_min)
         county_parent = tally.F.get(pref, 0.0) if pref else loc
         counties = [c for c in tally.C if (divs[c].prefecture_code == pref if pref else divs[c].province_code == top_prov and not divs[c].prefecture_code)]
-    county = _pick(tally.C, counties, county_parent, T["county_share"], T["county_share_sub"], T["county_margin"], T["county_min"])
+    county = _pick(tally.C, counties, county_parent, T.county_share, T.county_share_sub, T.county_margin, T.county_min)
     if county and top_prov in MUNICIPALITIES:
         pref = divs[county].prefecture_code
     if pref:
@@ -626,7 +636,7 @@ def _decide(
     # A county is the level most often wrong (measured: data/gazetteer/region_rules.toml), so a label that
     # goes down to one weighs a little less.
     conf = _conf(loc, denom) * _certainty(tally.F, prefs, pref) * _certainty(tally.C, counties, county)
-    out["region_confidence"] = round(conf * (W["county_confidence"] if county else 1.0), 3)
+    out["region_confidence"] = round(conf * (W.county_confidence if county else 1.0), 3)
     chosen = {top_prov, pref, county}
     kept = []
     for o, code, w in tally.contrib:
@@ -634,7 +644,7 @@ def _decide(
         if d.province_code == top_prov:
             # Evidence for the chosen codes first, then what else supported the province.
             on_path = code in chosen or (d.prefecture_code in chosen and d.prefecture_code is not None)
-            kept.append((o.signal, o.surface, code, o.offset, w * (2.0 if on_path else 1.0)))
+            kept.append(Evidence(o.signal, o.surface, code, o.offset, w * (2.0 if on_path else 1.0)))
     out["region_evidence"] = _ev_list(kept)
     return out
 
@@ -656,10 +666,11 @@ def _conf(score: float, denom: float) -> float:
     return round((score / denom) * (1.0 - math.exp(-score / 3.0)), 3)
 
 
-def _ev_list(items: list[tuple[str, str, str | None, int | None, float]], limit: int = 10) -> list[dict[str, Any]]:
+def _ev_list(items: list[Evidence], limit: int = 10) -> list[dict[str, Any]]:
+    """The region_evidence column: the strongest distinct (signal, surface) pieces first."""
     seen: set[tuple[str, str]] = set()
     out: list[dict[str, Any]] = []
-    for signal, surface, code, offset, _w in sorted(items, key=lambda x: -x[4]):
+    for signal, surface, code, offset, _w in sorted(items, key=lambda x: -x.weight):
         if (signal, surface) in seen:
             continue
         seen.add((signal, surface))
