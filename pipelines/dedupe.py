@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipelines.schema import DUPLICATES
 from pipelines.store import Store
 
 NEAR_BITS = 6
@@ -209,4 +210,4 @@ def load_duplicate_index(snapshot: Path, manifest: pa.Table, index: DuplicateInd
 
 def write_duplicates(dups: dict[str, str], path: Path) -> None:
     """A part's duplicate marks (article id → the first-seen copy), read back when the part is labelled."""
-    Store.write_table(pa.table({"article_id": list(dups), "duplicate_of": list(dups.values())}), path)
+    Store.write_table(pa.table({"article_id": list(dups), "duplicate_of": list(dups.values())}, schema=DUPLICATES.arrow_schema()), path)

@@ -21,32 +21,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.read.walk import InputFile, Run
+from pipelines.schema import INPUT_MANIFEST, WALK
 
-INPUTS = pa.schema(
-    [
-        pa.field("source_file", pa.string(), False),
-        pa.field("size", pa.int64()),
-        pa.field("mtime_ns", pa.int64()),
-        pa.field("sha256", pa.string()),
-        pa.field("part_id", pa.string()),
-        pa.field("seq", pa.int64()),
-        pa.field("articles", pa.int32()),
-        pa.field("rejects", pa.int32()),
-    ]
-)
-
-# what the walk found, one row per file that is not ignored; ``path`` only where it is not root/rel
-WALKED = pa.schema(
-    [
-        pa.field("rel", pa.string(), False),
-        pa.field("path", pa.binary()),  # os.fsencode'd: a name with undecodable bytes is no valid string
-        pa.field("size", pa.int64()),
-        pa.field("mtime_ns", pa.int64()),
-        pa.field("problem", pa.string()),
-        pa.field("detail", pa.string()),
-        pa.field("order", pa.int64()),
-    ]
-)
+INPUTS = INPUT_MANIFEST.arrow_schema()  # declared in schema.py
+WALKED = WALK.arrow_schema()
 
 _CHUNK = 65_536  # walked rows held as Python objects at once
 

@@ -226,6 +226,45 @@ PARSED = Table(
     columns=tuple(ARTICLES[n] for n in PARSED_COLUMNS),
 )
 
+# Internal tables of the work store (.store): what a rerun must read, and the duplicate marks of a part.
+INPUT_MANIFEST = Table(
+    name="inputs",
+    description="Internal: one row per input file the build has seen, with what reading it gave (the rerun plan's memory).",
+    primary_key=("source_file",),
+    columns=(
+        Column("source_file", _STR, "Path of the input file relative to --input, POSIX separators.", False),
+        Column("size", pa.int64(), "File size in bytes when it was read."),
+        Column("mtime_ns", pa.int64(), "Modification time (ns) when it was read; size and mtime unchanged means not read again."),
+        Column("sha256", _STR, "SHA-256 of the file's bytes ('' when it could not be read)."),
+        Column("part_id", _STR, "The part holding this file's parsed rows and rejects."),
+        Column("seq", pa.int64(), "Ingest order of the part (duplicates are decided in this order)."),
+        Column("articles", pa.int32(), "Articles the file produced."),
+        Column("rejects", pa.int32(), "Rejects the file produced."),
+    ),
+)
+WALK = Table(
+    name="walk",
+    description="Internal: what the walk of --input found, one row per file that is not ignored, in walk order.",
+    columns=(
+        Column("rel", _STR, "Path relative to the input root.", False),
+        Column("path", pa.binary(), "os.fsencode'd absolute path where it is not root/rel (a name with undecodable bytes is no valid string)."),
+        Column("size", pa.int64(), "File size in bytes."),
+        Column("mtime_ns", pa.int64(), "Modification time in ns."),
+        Column("problem", _STR, "A reject reason found while walking (symlink loop, unreadable folder...)."),
+        Column("detail", _STR, "Detail of the problem."),
+        Column("order", pa.int64(), "Position in walk order."),
+    ),
+)
+DUPLICATES = Table(
+    name="duplicates",
+    description="Internal: a part's duplicate marks, written by the dedupe phase and read when the part is labelled.",
+    primary_key=("article_id",),
+    columns=(
+        Column("article_id", _STR, "The article that repeats an earlier one.", False),
+        Column("duplicate_of", _STR, "The first-seen copy's article_id.", False),
+    ),
+)
+
 
 def describe(tables: Iterable[Table] = TABLES.values()) -> str:
     """Markdown data dictionary for the given tables."""
