@@ -273,12 +273,24 @@ def corpus_dir(eval_dir: Path) -> Path:
     return eval_dir.resolve().parent.parent / "shared" / "corpus"
 
 
-def load_blind(eval_dir: Path, labeller: str = "first") -> pd.DataFrame:
-    """The blind set's labels by one labeller (``first`` is the gold, ``second`` the independent re-labelling), with split."""
-    index = pd.read_csv(eval_dir / "blind" / "articles.tsv", sep="\t", dtype=str, keep_default_na=False)
-    rows = []
+def _labels(eval_dir: Path, labeller: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
     for path in sorted((eval_dir / "blind" / "labels" / labeller).glob("*.jsonl")):
         rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return rows
+
+
+def load_blind(eval_dir: Path, labeller: str = "gold") -> pd.DataFrame:
+    """The blind set's labels, with their split. ``first`` and ``second`` are the two independent
+    labellings as made; ``gold`` is each article's first labelling, or its only one where the other
+    labeller did not finish (the agreement table counts only articles labelled twice)."""
+    index = pd.read_csv(eval_dir / "blind" / "articles.tsv", sep="\t", dtype=str, keep_default_na=False)
+    if labeller == "gold":
+        first = _labels(eval_dir, "first")
+        have = {r["id"] for r in first}
+        rows = first + [r for r in _labels(eval_dir, "second") if r["id"] not in have]
+    else:
+        rows = _labels(eval_dir, labeller)
     if not rows:
         return pd.DataFrame()
     labels = pd.DataFrame(rows).drop(columns=["source_file", "source_record"], errors="ignore")
@@ -379,8 +391,8 @@ def format_blind(results: dict[str, dict[str, Any]], agree: dict[str, Any] | Non
         lines.append("")
     if agree:
         lines += [
-            f"Agreement of two independent labellings of the same {agree['articles']} articles (`labels/first` is the gold,",
-            "`labels/second` the re-labelling; codes compared on every article, null included):",
+            f"Agreement of two independent labellings of the same {agree['articles']} articles (`labels/first` and `labels/second`;",
+            "the gold is the first labelling, or the only one; codes compared on every article, null included):",
             "",
             "| scope | scope κ | province | prefecture | county | agencies F1 | topics F1 | title |",
             "|---|---|---|---|---|---|---|---|",
@@ -395,9 +407,9 @@ def evaluate_blind(eval_dir: Path) -> tuple[str, int, list[str]]:
     ``dev`` half only (the unseen half's are never shown, so no rule can be fitted to them). Without
     the corpus or labels the report says why and nothing is scored."""
     corpus = corpus_dir(eval_dir)
-    gold = load_blind(eval_dir, "first")
+    gold = load_blind(eval_dir, "gold")
     if gold.empty or not corpus.is_dir():
-        why = "no labels in eval/blind/labels/first" if gold.empty else f"the corpus is not at {corpus}"
+        why = "no labels in eval/blind/labels" if gold.empty else f"the corpus is not at {corpus}"
         return f"(blind set not scored: {why})\n", 0, []
     pred = build_blind_predictions(eval_dir, corpus, gold["source_file"].tolist())
     results = {}
@@ -407,6 +419,6 @@ def evaluate_blind(eval_dir: Path) -> tuple[str, int, list[str]]:
         if len(part):
             results[split] = score(part, pred)
             missing += results[split]["missing_predictions"]
-    second = load_blind(eval_dir, "second")
-    agree = agreement(gold, second) if not second.empty else None
+    first, second = load_blind(eval_dir, "first"), load_blind(eval_dir, "second")
+    agree = agreement(first, second) if not first.empty and not second.empty else None
     return format_blind(results, agree), int(missing > 0), results["dev"]["errors"] if "dev" in results else []

@@ -23,7 +23,7 @@ def test_the_blind_index_is_the_rule_s_choice() -> None:
     assert not set(index["source_file"]) & seen, "the blind set must not reuse the development set's files"
 
 
-@pytest.mark.parametrize("labeller", ["first", "second"])
+@pytest.mark.parametrize("labeller", ["first", "second", "gold"])
 def test_labels_are_complete_and_use_the_vocabularies(labeller: str) -> None:
     from pipelines.schema import AGENCY_LEVELS, AGENCY_TYPES, SCOPES
 
