@@ -161,7 +161,7 @@ ARTICLES = Table(
         Column("province", _STR, "Full name of the province (e.g. 甘肃省).", True, ("省", "Province")),
         Column("prefecture", _STR, "Full name of the prefecture (e.g. 兰州市).", True, ("市", "Prefecture")),
         Column("county", _STR, "Full name of the county (e.g. 城关区).", True, ("县", "County")),
-        Column("region_confidence", pa.float32(), "Confidence in the whole region label (scope and every code), 0-1: calibrated so that labels at 0.8 or more are right about 19 times in 20 (eval/RESULTS.md).", True, ("地区置信度", "Region confidence")),
+        Column("region_confidence", pa.float32(), "Confidence in the whole region label (scope and every code), 0-1; eval/RESULTS.md shows how often labels at each confidence were right.", True, ("地区置信度", "Region confidence")),
         Column("region_evidence", pa.list_(EVIDENCE), "Signals that decided the region: signal, surface text, code, body offset.", True, ("地区依据", "Region evidence")),
         Column("agencies", pa.list_(AGENCY), "Agencies named in the body, canonicalised: name, type, level, region_code, surface mentions.", True, ("机构", "Agencies")),
         Column("topics", _STRS, "Topic ids from the taxonomy (multi-label).", True, ("主题", "Topics")),
