@@ -65,6 +65,7 @@ class BuildSummary:
     rejects_by_reason: Counter[str] = field(default_factory=Counter)
     duplicates_added: int = 0
     parts_relabelled: int = 0
+    parts_topics_only: int = 0  # of the relabelled parts, those whose region and agency labels were kept
     published: bool = False
     seconds: float = 0.0
     snapshot: str | None = None
@@ -78,7 +79,8 @@ class BuildSummary:
             + ("".join(f"\n  {reason}: {n}" for reason, n in self.rejects_by_reason.most_common()) if self.rejects_by_reason else ""),
         ]
         if self.parts_relabelled:
-            out.append(f"relabelled: {self.parts_relabelled} parts (label data or code changed)")
+            kept = f"; {self.parts_topics_only} of them topics only, as only the taxonomy changed" if self.parts_topics_only else ""
+            out.append(f"relabelled: {self.parts_relabelled} parts (label data or code changed{kept})")
         out.append(f"time: {self.seconds:.1f} s" + ("" if self.published else " (nothing new: dataset unchanged)"))
         return out
 
@@ -132,6 +134,7 @@ def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None)
                     labels.submit(pid)
             phase("label")
             labels.wait(_progress(len(labels.futures), opts.progress and len(labels.futures) > 1, "part"))
+            summary.parts_topics_only = labels.topics_only
 
         summary.articles_total, summary.rejects_total = totals(inputs)
         if previous is not None and not plan.pending.num_rows and not stale and not renamed and not (opts.prune and plan.removed):

@@ -90,3 +90,26 @@ def test_changed_taxonomy_relabels_without_rereading(tmp_path: Path) -> None:
     again = pd.read_parquet(ds / "articles").set_index("source_file")
     assert "judicial_enforcement" in list(again.loc[seed, "topics"])
     run_cli("validate", "--dataset", str(ds), env=env)
+
+
+def test_taxonomy_edit_relabels_topics_only_and_matches_a_fresh_build(tmp_path: Path) -> None:
+    """After a taxonomy edit only topics are recomputed; the dataset equals one built from scratch."""
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "pipelines" / "data", data)
+    env = {"PIPELINES_DATA_DIR": str(data)}
+    corpus = ROOT.parent / "shared" / "corpus" / "txt" / "yybnet"
+    inp = corpus if corpus.is_dir() else SAMPLE
+    run_cli("build", "--input", str(inp), "--dataset", str(tmp_path / "ds"), env=env)
+    toml = (data / "topics.toml").read_text(encoding="utf-8")
+    marker = 'id = "judicial_enforcement"\n'
+    (data / "topics.toml").write_text(toml.replace(marker, marker + "threshold = 1.0\n"), encoding="utf-8")
+    out = run_cli("relabel", "--dataset", str(tmp_path / "ds"), env=env)
+    assert "topics only" in out.stdout, out.stdout
+    run_cli("build", "--input", str(inp), "--dataset", str(tmp_path / "fresh"), env=env)
+    key = ["source_file", "source_record"]
+    relabelled = pd.read_parquet(tmp_path / "ds" / "articles").sort_values(key).reset_index(drop=True)
+    fresh = pd.read_parquet(tmp_path / "fresh" / "articles").sort_values(key).reset_index(drop=True)
+    assert relabelled["topics"].map(len).sum() > 0
+    pd.testing.assert_frame_equal(relabelled, fresh)
+    m = [pd.read_parquet(tmp_path / d / "agency_mentions").sort_values(["article_id", "offset"]).reset_index(drop=True) for d in ("ds", "fresh")]
+    pd.testing.assert_frame_equal(*m)

@@ -91,16 +91,16 @@ def test_budget_change_changes_the_label_hash(tmp_path: Path, monkeypatch: pytes
     data = tmp_path / "data"
     shutil.copytree(DEFAULT_DATA_DIR, data)
     monkeypatch.setenv("PIPELINES_DATA_DIR", str(data))
-    stage.label_hash.cache_clear()
+    stage.clear_hash_cache()
     before = stage.label_hash()
     (data / "label_budget.toml").write_text("[budget]\nmax_body_chars = 5000\n", encoding="utf-8")
-    stage.label_hash.cache_clear()
+    stage.clear_hash_cache()
     try:
         assert stage.label_hash() != before
         assert Labeller().budget.max_body_chars == 5000
     finally:
         monkeypatch.delenv("PIPELINES_DATA_DIR")
-        stage.label_hash.cache_clear()
+        stage.clear_hash_cache()
 
 
 @pytest.mark.parametrize(("edit", "message"), [

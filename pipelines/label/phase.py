@@ -17,22 +17,45 @@ import pyarrow.parquet as pq
 from pipelines.store import Store
 
 
-def label_part(part_id: str, parts_dir: str, published_dir: str, label_hash: str) -> tuple[str, int, int]:
-    """Worker task: label a parsed part (with its duplicate marks) into a published part."""
+def label_part(part_id: str, parts_dir: str, published_dir: str, label_hash: str) -> tuple[str, int, int, bool]:
+    """Worker task: label a parsed part (with its duplicate marks) into a published part.
+
+    When a labelled part with the same place half of the hash exists (only the taxonomy changed),
+    its region and agency labels are kept and only the topics are recomputed."""
     from pipelines.label.stage import get_labeller
 
-    parts = Path(parts_dir)
-    parsed = pq.read_table(parts / f"{part_id}.parsed.parquet")
-    dups_path = parts / f"{part_id}.dups.parquet"
-    dups: dict[str, str] = {}
-    if dups_path.exists():
-        d = pq.read_table(dups_path).to_pydict()
-        dups = dict(zip(d["article_id"], d["duplicate_of"], strict=True))
-    articles, mentions = get_labeller().label_table(parsed, dups)
-    out = Path(published_dir)
-    Store.write_table(articles, out / f"{part_id}.{label_hash}.articles.parquet")
-    Store.write_table(mentions, out / f"{part_id}.{label_hash}.mentions.parquet")
-    return part_id, articles.num_rows, mentions.num_rows
+    parts, out = Path(parts_dir), Path(published_dir)
+    dups = _duplicate_marks(parts / f"{part_id}.dups.parquet")
+    articles_path = out / f"{part_id}.{label_hash}.articles.parquet"
+    mentions_path = out / f"{part_id}.{label_hash}.mentions.parquet"
+    base = _same_places(out, part_id, label_hash)
+    if base is not None:
+        articles = get_labeller().relabel_topics(pq.read_table(out / f"{part_id}.{base}.articles.parquet"), dups)
+        Store.link_into(out / f"{part_id}.{base}.mentions.parquet", mentions_path)
+        Store.write_table(articles, articles_path)  # last: its presence marks the part labelled
+        return part_id, articles.num_rows, pq.ParquetFile(mentions_path).metadata.num_rows, True
+    articles, mentions = get_labeller().label_table(pq.read_table(parts / f"{part_id}.parsed.parquet"), dups)
+    Store.write_table(mentions, mentions_path)
+    Store.write_table(articles, articles_path)  # last: its presence marks the part labelled
+    return part_id, articles.num_rows, mentions.num_rows, False
+
+
+def _duplicate_marks(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    d = pq.read_table(path).to_pydict()
+    return dict(zip(d["article_id"], d["duplicate_of"], strict=True))
+
+
+def _same_places(published: Path, part_id: str, label_hash: str) -> str | None:
+    """The label hash of a labelled part of ``part_id`` whose region and agency labels are current
+    (same place half of the hash, another topic half), with both its files present; else None."""
+    place = label_hash.split("-", 1)[0]
+    for path in sorted(published.glob(f"{part_id}.{place}-*.articles.parquet")):
+        other = path.name[len(part_id) + 1 : -len(".articles.parquet")]
+        if other != label_hash and (published / f"{part_id}.{other}.mentions.parquet").exists():
+            return other
+    return None
 
 
 class LabelJobs:
@@ -42,7 +65,8 @@ class LabelJobs:
         self.pool = pool
         self.store = store
         self.label_hash = label_hash
-        self.futures: list[Future[tuple[str, int, int]]] = []
+        self.futures: list[Future[tuple[str, int, int, bool]]] = []
+        self.topics_only = 0  # parts whose region and agency labels were kept (a taxonomy edit)
         self.submitted: set[str] = set()
 
     def submit(self, part_id: str) -> None:
@@ -57,7 +81,7 @@ class LabelJobs:
     def wait(self, progress: Any = None) -> None:
         """Wait for every submitted task (a failed task raises here)."""
         for future in self.futures:
-            future.result()
+            self.topics_only += future.result()[3]
             if progress is not None:
                 progress.update(1)
         if progress is not None:

@@ -69,14 +69,45 @@ class LabelBudget:
         return cls(max_body_chars=value)
 
 
-@lru_cache(maxsize=1)
-def label_hash() -> str:
-    """Fingerprint of everything that decides labels: data files, label code, pipeline version."""
+TOPIC_CODE = Path(__file__).resolve().parent / "topics.py"
+SHARED_CODE = {Path(__file__).resolve(), Path(__file__).resolve().parent / "phase.py"}  # orchestrate both halves
+
+
+def _fingerprint(paths: list[Path]) -> str:
     h = hashlib.sha256(__version__.encode())
-    for path in [*label_data_files(), *LABEL_CODE]:
+    for path in paths:
         h.update(path.name.encode())
         h.update(path.read_bytes())
-    return h.hexdigest()[:12]
+    return h.hexdigest()[:8]
+
+
+@lru_cache(maxsize=1)
+def place_hash() -> str:
+    """Fingerprint of what decides region and agency labels: the gazetteer's and agency rules'
+    data files, the label budget, the label code other than topics.py, the pipeline version."""
+    topics_file = (data_dir() / "topics.toml").resolve()
+    files = [p for p in label_data_files() if p != topics_file]
+    return _fingerprint([*files, *(p for p in LABEL_CODE if p != TOPIC_CODE)])
+
+
+@lru_cache(maxsize=1)
+def topic_hash() -> str:
+    """Fingerprint of what decides topic labels: the taxonomy, the label budget, topics.py and the
+    code that orchestrates labelling, the pipeline version."""
+    budget = (data_dir() / BUDGET_FILE).resolve()
+    return _fingerprint([(data_dir() / "topics.toml").resolve(), budget, TOPIC_CODE, *sorted(SHARED_CODE)])
+
+
+@lru_cache(maxsize=1)
+def label_hash() -> str:
+    """Fingerprint of everything that decides labels, as ``<place hash>-<topic hash>``: a labelled part
+    whose place half matches needs only its topics recomputed (a taxonomy edit)."""
+    return f"{place_hash()}-{topic_hash()}"
+
+
+def clear_hash_cache() -> None:
+    for fn in (place_hash, topic_hash, label_hash):
+        fn.cache_clear()
 
 
 class Labeller:
@@ -150,6 +181,27 @@ class Labeller:
         else:
             mentions_table = AGENCY_MENTIONS.empty()
         return ARTICLES.conform(table), mentions_table
+
+
+    def relabel_topics(self, labelled: pa.Table, duplicate_of: dict[str, str] | None = None) -> pa.Table:
+        """A labelled articles table with its topics recomputed (region and agency columns kept) and
+        its duplicate marks refreshed: the relabel after a taxonomy edit."""
+        limit = self.budget.max_body_chars
+        titles = labelled.column("title").to_pylist()
+        bodies = [b if b is None or len(b) <= limit else b[:limit] for b in labelled.column("body").to_pylist()]
+        classify = self.taxonomy.classify
+        topics_col, evidence_col = [], []
+        for title, body in zip(titles, bodies, strict=True):
+            topics, evidence = classify(title or "", body or "")
+            topics_col.append(topics)
+            evidence_col.append(evidence)
+        dups = duplicate_of or {}
+        ids = labelled.column("article_id").to_pylist()
+        table = labelled
+        for name, values in (("topics", topics_col), ("topic_evidence", evidence_col), ("duplicate_of", [dups.get(a) for a in ids])):
+            i = table.schema.get_field_index(name)
+            table = table.set_column(i, ARTICLES[name].field(), pa.array(values, type=ARTICLES[name].type))
+        return ARTICLES.conform(table)
 
 
 def _flag_rows(table: pa.Table, rows: list[int], flag: str) -> pa.Table:
