@@ -388,6 +388,14 @@ def _abbreviations(body: str) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), m.group(1)) for m in _ABBR.finditer(body, max(k - 1, 0))]
 
 
+def _far_from_story(hit: Hit, r: _Resolver) -> bool:
+    """The place ``hit`` is outside the prefecture of a story whose region is a county."""
+    if r.county is None:
+        return False
+    story = r.divs[r.county].prefecture_code
+    return all(r.divs[t.code].prefecture_code != story for t in hit.entry.targets if t.code in r.divs)
+
+
 def _resolve(pat: Pattern, s: int, e: int, r: _Resolver, rules: AgencyRules, out: list[_Mention]) -> _Mention | None:
     organ = pat.organ
     assert organ is not None
@@ -422,6 +430,8 @@ def _resolve(pat: Pattern, s: int, e: int, r: _Resolver, rules: AgencyRules, out
         d: Division | None = None
         if parent is None:
             placed = r.placed_prefix(s, 3 if organ.county_only else 4)  # a town's name: 茶埠, 北洋镇
+            if placed is not None and organ.county_only and placed[1] and _far_from_story(placed[0], r):
+                placed = None  # 合阳城街道办 in a 合川 story: a town named like a far county is the story's own town
             if placed is not None and (placed[1] or organ.county_only):
                 # 民乐县某派出所 / 岷县茶埠镇人民政府: the place names the unit's county
                 h, prefix = placed
@@ -436,6 +446,7 @@ def _resolve(pat: Pattern, s: int, e: int, r: _Resolver, rules: AgencyRules, out
                     return None
                 if organ.county_only and len(prefix) > 3:
                     prefix = prefix[-2:]  # 联合安海|镇政府: a town's name is short
+                start = s - len(prefix)  # the evidence includes the town's name
                 code = r.most_specific()
                 d = r.divs.get(code) if code else None
                 parent_name = ""
