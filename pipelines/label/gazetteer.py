@@ -127,6 +127,7 @@ class RegionWeights:
     party_factor: float  # a place naming an anonymised party (甘肃某公司, 海南甲公司; see [party]) counts this much
     list_factor: float  # an item of an enumeration (江苏南京、湖北武汉、甘肃兰州…) counts this much
     list_min_items: float  # ... when the list has at least this many items
+    route_factor: float  # a place that is only a route's end (由西安开往乌鲁木齐的列车) counts this much
     county_confidence: float  # region_confidence of a label that goes down to a county is multiplied by this: on the
 
 
@@ -188,6 +189,8 @@ class RegionRules:
     party_after: tuple[str, ...]
     party_direct: tuple[str, ...]  # 上海公司: a company named by its home place alone
     party_first: frozenset[str]  # first characters of all the party forms (a fast pre-check)
+    route_from: frozenset[str]  # 从 / 由: a route's start ([route])
+    route_to: tuple[str, ...]  # 开往 / 驶向: a route's end
     national_same: dict[
         str, str
     ]  # national marker -> the organ it names (最高法 -> 最高人民法院): counted once  # lines with these (版权所有, Powered By) are site furniture
@@ -287,6 +290,8 @@ class Gazetteer:
             party_after=tuple(raw.get("party", {}).get("after", [])),
             party_direct=tuple(raw.get("party", {}).get("direct", [])),
             party_first=frozenset(party.get("marks", "") + party.get("letters", "") + "".join(w[:1] for w in party.get("direct", []))),
+            route_from=frozenset(raw.get("route", {}).get("from", [])),
+            route_to=tuple(raw.get("route", {}).get("to", [])),
             national_same={a: canon for canon, aliases in raw.get("national", {}).get("same", {}).items() for a in aliases},
         )
 
@@ -337,10 +342,12 @@ class Gazetteer:
                 if s not in entries:
                     entries[s] = _entry(s, COUNTRY, (Target(c.iso2, False, s != r["name"]),))
         nat = raw_rules.get("national", {})
-        for key, wkey in (("strong", "strong_weight"), ("weak", "weak_weight"), ("military", "military_weight")):
-            for s in nat.get(key, []):
+        for key, markers in nat.items():  # each list of markers weighs its "<list>_weight"
+            if not isinstance(markers, list):
+                continue
+            for s in markers:
                 if s not in entries:
-                    entries[s] = _entry(s, NATIONAL, (), float(nat.get(wkey, 1.0)))
+                    entries[s] = _entry(s, NATIONAL, (), float(nat.get(f"{key}_weight", 1.0)))
         blockers = list(raw_rules.get("blockers", {}).get("surfaces", []))
         # 卫生部门 / 公安部门 are local departments, not the ministries 卫生部 / 公安部 (national markers).
         blockers += [s + "门" for key in ("strong", "weak") for s in nat.get(key, []) if s.endswith("部")]

@@ -322,6 +322,19 @@ def _dateline(
 
 
 _PARTY_WINDOW = re.compile(r"[\u4e00-\u9fff]*")
+_ROUTE_GAP = re.compile(r"[^。，；：！？,;\n]{0,10}")
+
+
+def _route_end(text: str, chain_start: int, end: int, rules: Any) -> bool:
+    """Is the place ending at ``end`` (in a chain of places from ``chain_start``: 甘肃|兰州) only a
+    route's end: right after 开往 (…开往乌鲁木齐), or right after 从/由 with 开往 a few characters on
+    (由西安开往…, 从甘肃兰州驶往…)?"""
+    if any(text.startswith(v, chain_start - len(v)) for v in rules.route_to):
+        return True
+    if chain_start > 0 and text[chain_start - 1] in rules.route_from:
+        window = _ROUTE_GAP.match(text, end, end + 10)
+        return window is not None and any(v in window.group(0) for v in rules.route_to)
+    return False
 
 
 def _mention_factor(text: str, end: int, rules: Any, W: RegionWeights) -> float:
@@ -400,6 +413,7 @@ def _body_signals(
     k = body.find("、") if len(hits) >= min_items else -1
     listed = _listed(hits, body, min_items) if k >= 0 and body.find("、", k + 1) >= 0 else ()
     list_f = W.list_factor
+    route_to = rules.route_to
     party_f = W.party_factor
     party_first = rules.party_first
     n, nh = len(body), len(hits)
@@ -453,6 +467,12 @@ def _body_signals(
             party = f == party_f
             if listed and i in listed:
                 f *= list_f
+            if route_to:
+                c = i
+                while c > 0 and hits[c - 1][1] == hits[c][0] and hits[c - 1][2].kind == PLACE:
+                    c -= 1  # the chain's first place (甘肃 of 从甘肃兰州驶往)
+                if _route_end(body, hits[c][0], end, rules):
+                    f *= W.route_factor
             rec = places.get(e.surface)
             if rec is None:
                 rec = places[e.surface] = [start, 0.0, follow_ok, e, 0.0]
