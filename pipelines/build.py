@@ -15,6 +15,7 @@ ingest order.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from collections import Counter
@@ -107,10 +108,13 @@ def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None)
         old = load_manifest(previous)
         phase("walk")
         walked, plan = _plan(opts, old, summary)
-        dup_index = DuplicateIndex()
+        # the duplicate index spills to disk here (a killed build's leftovers are cleared first)
+        scratch = store.meta / "scratch"
+        shutil.rmtree(scratch, ignore_errors=True)
+        dup_index = DuplicateIndex(scratch / "duplicate-index")
         if previous is not None and (plan.pending.num_rows or plan.changed_parts):
             phase("index")
-            load_duplicate_index(previous, old, dup_index, exclude={f for s in plan.changed_parts.values() for f in s})
+            load_duplicate_index(previous, old, dup_index, exclude={f for s in plan.changed_parts.values() for f in s}, spill_dir=scratch)
         update = ManifestUpdate(old, plan)
         with executor(opts.engine, opts.workers, opts.scheduler) as pool:
             labels = LabelJobs(pool, store, label_hash())
@@ -135,6 +139,8 @@ def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None)
             phase("label")
             labels.wait(_progress(len(labels.futures), opts.progress and len(labels.futures) > 1, "part"))
             summary.parts_topics_only = labels.topics_only
+        dup_index.close()  # its spill files go now; a killed build's go at the next build's start
+        shutil.rmtree(scratch, ignore_errors=True)
 
         summary.articles_total, summary.rejects_total = totals(inputs)
         if previous is not None and not plan.pending.num_rows and not stale and not renamed and not (opts.prune and plan.removed):

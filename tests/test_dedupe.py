@@ -120,13 +120,15 @@ class _ReferenceIndex:
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 12), st.integers(0, 7), st.integers(0, 40), st.sampled_from([0, 5, 199, 200, 5000])), max_size=120),
-       st.integers(1, 9))
-def test_compact_index_agrees_with_the_plain_one(ops: list[tuple[int, int, int, int]], fresh: int) -> None:
-    """Same answers whenever the recent entries are folded into arrays (tiny folds exercise every path)."""
+       st.integers(1, 9), st.sampled_from([2, 5, 2_000_000]))
+def test_compact_index_agrees_with_the_plain_one(ops: list[tuple[int, int, int, int]], fresh: int, merge_max: int) -> None:
+    """Same answers whenever the recent entries are folded into segment files, merged or not (tiny
+    folds and merge caps exercise every path)."""
     # SimHashes near a few centres, so ties, band collisions and near misses all happen; signed like the column
     centres = [0x0123456789ABCDEF, -0x0123456789ABCDF0, 0x7FFF00000000FFFF, 0]
     compact = DuplicateIndex()
     compact._FRESH = fresh
+    compact._MERGE_MAX = merge_max
     plain = _ReferenceIndex()
     for n, (h, c, flips, chars) in enumerate(ops):
         u = centres[c % 4] & 0xFFFFFFFFFFFFFFFF
@@ -177,3 +179,16 @@ def test_simhash_matches_the_reference_on_corpus_bodies() -> None:
 @given(st.text(alphabet=st.sampled_from("ab中文 \n\u3000。\U0001f600"), max_size=400))
 def test_simhash_matches_the_reference_on_generated_text(text: str) -> None:
     assert simhash(text) == _reference_simhash(text)
+
+
+def test_ids_of_any_length_survive_folding(tmp_path: Path) -> None:
+    """Older entries' ids are read back from the spill file (long or non-ASCII ones from memory)."""
+    idx = DuplicateIndex(tmp_path / "spill")
+    idx._FRESH = 2
+    ids = ["a", "0123456789abcdef", "文章-" + "x" * 40, "b" * 32, "末尾"]
+    for i, aid in enumerate(ids):
+        assert idx.add(aid, f"hash{i}", None, 0) is None
+    assert [idx.add(f"copy{i}", f"hash{i}", None, 0) for i in range(len(ids))] == ids
+    assert any((tmp_path / "spill").glob("segment-*.bin"))
+    idx.close()
+    assert not any((tmp_path / "spill").glob("segment-*.bin"))
