@@ -153,8 +153,9 @@ def parse_court_digest(text: str) -> dict[str, Any]:
         kw = 0
     header = " ".join(ln for ln in lines[:kw] if ln not in ("——", "—"))
     header = re.sub(r"^【\s*】\s*", "", header).strip()
-    header = _CASE_ID_INSIDE.sub("", header.replace("——", " ")).strip()
-    m = re.match(r"^(?P<case>.+?案)\s+(?P<sub>.+)$", header)
+    # (an entry number on the dash's line, 2023-09-2-158-056 —, leaves a space: the case name ends there)
+    header = _CASE_ID_INSIDE.sub(" ", header.replace("——", " ")).strip()
+    m = re.match(r"^(?P<case>.+?案)[\s—]*\s[\s—]*(?P<sub>.+)$", header)
     case, sub = (m.group("case"), m.group("sub").lstrip("—- ")) if m else (header, "")
     # the heading as published is 案名——裁判要旨: the title keeps both parts (the holding also opens the body)
     title = normalise_title(squeeze_cjk_spaces(f"{case}——{sub}" if sub else case))
