@@ -108,13 +108,7 @@ def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None)
         old = load_manifest(previous)
         phase("walk")
         walked, plan = _plan(opts, old, summary)
-        # the duplicate index spills to disk here (a killed build's leftovers are cleared first)
-        scratch = store.meta / "scratch"
-        shutil.rmtree(scratch, ignore_errors=True)
-        dup_index = DuplicateIndex(scratch / "duplicate-index")
-        if previous is not None and (plan.pending.num_rows or plan.changed_parts):
-            phase("index")
-            load_duplicate_index(previous, old, dup_index, exclude={f for s in plan.changed_parts.values() for f in s}, spill_dir=scratch)
+        dup_index = _duplicate_index(store, previous, old, plan, phase)
         update = ManifestUpdate(old, plan)
         with executor(opts.engine, opts.workers, opts.scheduler) as pool:
             labels = LabelJobs(pool, store, label_hash())
@@ -140,7 +134,6 @@ def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None)
             labels.wait(_progress(len(labels.futures), opts.progress and len(labels.futures) > 1, "part"))
             summary.parts_topics_only = labels.topics_only
         dup_index.close()  # its spill files go now; a killed build's go at the next build's start
-        shutil.rmtree(scratch, ignore_errors=True)
 
         summary.articles_total, summary.rejects_total = totals(inputs)
         if previous is not None and not plan.pending.num_rows and not stale and not renamed and not (opts.prune and plan.removed):
@@ -155,6 +148,18 @@ def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None)
         _publish(opts, store, inputs, summary)
         summary.seconds = time.monotonic() - started
     return summary
+
+
+def _duplicate_index(store: Store, previous: Path | None, old: Any, plan: Any, phase: Callable[[str], None]) -> DuplicateIndex:
+    """The duplicate index of the published articles (those of changed files left out), spilling to
+    the store's scratch folder (a killed build's leftovers are cleared first)."""
+    scratch = store.meta / "scratch"
+    shutil.rmtree(scratch, ignore_errors=True)
+    index = DuplicateIndex(scratch / "duplicate-index")
+    if previous is not None and (plan.pending.num_rows or plan.changed_parts):
+        phase("index")
+        load_duplicate_index(previous, old, index, exclude={f for s in plan.changed_parts.values() for f in s}, spill_dir=scratch)
+    return index
 
 
 def _plan(opts: BuildOptions, old: Any, summary: BuildSummary) -> tuple[Any, Any]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
 from bisect import bisect_right
 from collections.abc import Iterable
@@ -148,7 +149,7 @@ class DuplicateIndex:
         return self._n_frozen + len(self._ids)
 
     def close(self) -> None:
-        """Remove the segment files (also done when the index is garbage-collected)."""
+        """Remove the spill files (also done when the index is garbage-collected)."""
         for seg in self._segments:
             seg.close()
         self._segments = []
@@ -156,6 +157,8 @@ class DuplicateIndex:
             self._ids_file.close()
         if self._tmp is not None:
             self._tmp.cleanup()
+        else:
+            shutil.rmtree(self._dir, ignore_errors=True)
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):

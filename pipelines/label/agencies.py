@@ -396,6 +396,9 @@ def _far_from_story(hit: Hit, r: _Resolver) -> bool:
     return all(r.divs[t.code].prefecture_code != story for t in hit.entry.targets if t.code in r.divs)
 
 
+# _resolve runs for every organ match: the place before it, a parent organ, a level character, in
+# that order of precedence; kept as one function so the order reads in one place (the sub-unit and
+# naming steps are split out).
 def _resolve(pat: Pattern, s: int, e: int, r: _Resolver, rules: AgencyRules, out: list[_Mention]) -> _Mention | None:
     organ = pat.organ
     assert organ is not None
@@ -427,45 +430,7 @@ def _resolve(pat: Pattern, s: int, e: int, r: _Resolver, rules: AgencyRules, out
         return None
 
     if organ.sub_unit:
-        d: Division | None = None
-        if parent is None:
-            placed = r.placed_prefix(s, 3 if organ.county_only else 4)  # a town's name: 茶埠, 北洋镇
-            if placed is not None and organ.county_only and placed[1] and _far_from_story(placed[0], r):
-                placed = None  # 合阳城街道办 in a 合川 story: a town named like a far county is the story's own town
-            if placed is not None and (placed[1] or organ.county_only):
-                # 民乐县某派出所 / 岷县茶埠镇人民政府: the place names the unit's county
-                h, prefix = placed
-                chain = r.chain(h)
-                code = r.pick(chain)
-                d = r.at_level(code, organ) if code else None
-                parent_name = body[h.start : h.end]
-                start = chain[-1].start
-            else:
-                prefix = r.free_prefix(s)
-                if len(prefix) < 2:
-                    return None
-                if organ.county_only and len(prefix) > 3:
-                    prefix = prefix[-2:]  # 联合安海|镇政府: a town's name is short
-                start = s - len(prefix)  # the evidence includes the town's name
-                code = r.most_specific()
-                d = r.divs.get(code) if code else None
-                parent_name = ""
-        else:
-            code = parent.region_code
-            d = r.divs.get(code) if code else None
-            parent_name = parent.name
-        if organ.county_only:
-            if d is None or d.level != "county":
-                return None
-            parent_name = parent_name or r.region_name(d)
-        rule = organ.names.get("any")
-        if rule is None:
-            return None
-        name = rule.template.format(parent=parent_name, prefix=prefix, surface=pat.surface)
-        if parent is not None:
-            out.pop()
-            start = parent.offset
-        return _Mention(name, organ.type, rule.level, d.code if d else None, body[start:e], start, e)
+        return _resolve_sub_unit(pat, s, e, r, out, parent, prefix, start)
 
     if hit is not None:
         chain = r.chain(hit)
@@ -530,6 +495,53 @@ def _resolve(pat: Pattern, s: int, e: int, r: _Resolver, rules: AgencyRules, out
         start = parent.offset
     name, level = named
     return _Mention(name, organ.type, level, d.code, body[start:e], start, e)
+
+
+def _resolve_sub_unit(pat: Pattern, s: int, e: int, r: _Resolver, out: list[_Mention], parent: _Mention | None, prefix: str, start: int) -> _Mention | None:
+    """A unit named by its own place under a county (派出所, 镇人民政府, 街道办事处): its county from the
+    place written before it, its parent organ, or the story's region."""
+    organ = pat.organ
+    assert organ is not None
+    body = r.body
+    d: Division | None = None
+    if parent is None:
+        placed = r.placed_prefix(s, 3 if organ.county_only else 4)  # a town's name: 茶埠, 北洋镇
+        if placed is not None and organ.county_only and placed[1] and _far_from_story(placed[0], r):
+            placed = None  # 合阳城街道办 in a 合川 story: a town named like a far county is the story's own town
+        if placed is not None and (placed[1] or organ.county_only):
+            # 民乐县某派出所 / 岷县茶埠镇人民政府: the place names the unit's county
+            h, prefix = placed
+            chain = r.chain(h)
+            code = r.pick(chain)
+            d = r.at_level(code, organ) if code else None
+            parent_name = body[h.start : h.end]
+            start = chain[-1].start
+        else:
+            prefix = r.free_prefix(s)
+            if len(prefix) < 2:
+                return None
+            if organ.county_only and len(prefix) > 3:
+                prefix = prefix[-2:]  # 联合安海|镇政府: a town's name is short
+            start = s - len(prefix)  # the evidence includes the town's name
+            code = r.most_specific()
+            d = r.divs.get(code) if code else None
+            parent_name = ""
+    else:
+        code = parent.region_code
+        d = r.divs.get(code) if code else None
+        parent_name = parent.name
+    if organ.county_only:
+        if d is None or d.level != "county":
+            return None
+        parent_name = parent_name or r.region_name(d)
+    rule = organ.names.get("any")
+    if rule is None:
+        return None
+    name = rule.template.format(parent=parent_name, prefix=prefix, surface=pat.surface)
+    if parent is not None:
+        out.pop()
+        start = parent.offset
+    return _Mention(name, organ.type, rule.level, d.code if d else None, body[start:e], start, e)
 
 
 def _same_level_as_previous(level_char: str, s: int, r: _Resolver, out: list[_Mention]) -> str | None:

@@ -295,6 +295,8 @@ class Gazetteer:
             national_same={a: canon for canon, aliases in raw.get("national", {}).get("same", {}).items() for a in aliases},
         )
 
+    # _build_entries lists every source of surfaces in precedence order (divisions, former names,
+    # hand-kept places, countries, national markers, blockers, footer markers): one list, read once.
     def _build_entries(self, gdir: Path, raw_rules: dict[str, Any]) -> None:
         places: dict[str, dict[str, Target]] = {}
 

@@ -119,16 +119,25 @@ def resolve_region(article: Mapping[str, Any], gaz: Gazetteer) -> dict[str, Any]
     structs are {signal, surface, code, offset}; ``code`` is a GB/T 2260 code, 000000 for national
     markers, or an ISO 3166 alpha-2 code for foreign ones; ``offset`` is a body offset or None.
     """
-    rules = gaz.rules
-    W, T = rules.weights, rules.thresholds
+    W = gaz.rules.weights
     title = article.get("title") or ""
     body = article.get("body") or ""
     obs: list[_Obs] = []
     nat_ev: list[Evidence] = []
     for_ev: list[Evidence] = []
+    _breadcrumb_signals(article.get("breadcrumb") or (), gaz, obs, nat_ev, for_ev)
+    outlet = _outlet_signals(article.get("outlet"), gaz, obs, nat_ev)
+    _url_signals(article, gaz, obs, nat_ev, W.url)
+    dateline_end = _dateline(body[:_LEAD], outlet, gaz, obs, nat_ev, for_ev, W)
+    _title_signals(title, gaz, obs, nat_ev, for_ev)
+    _body_signals(body, gaz, obs, nat_ev, for_ev, W, dateline_end)
+    _case_numbers(body, gaz, obs, W.case_number)
+    return _decide(_tally_observations(obs, gaz), nat_ev, for_ev, gaz, len(body))
 
-    # --- breadcrumb -------------------------------------------------------------------------
-    for crumb in article.get("breadcrumb") or ():
+
+def _breadcrumb_signals(crumbs: Any, gaz: Gazetteer, obs: list[_Obs], nat_ev: list[Evidence], for_ev: list[Evidence]) -> None:
+    rules, W = gaz.rules, gaz.rules.weights
+    for crumb in crumbs:
         crumb = (crumb or "").strip()
         if not crumb:
             continue
@@ -146,19 +155,22 @@ def resolve_region(article: Mapping[str, Any], gaz: Gazetteer) -> dict[str, Any]
         if entry is not None and entry.kind == PLACE:
             obs.append(_Obs("breadcrumb", entry.surface, entry.targets, None, W.breadcrumb, strong=True))
 
-    # --- outlet, URL ------------------------------------------------------------------------
-    outlet = gaz.outlet(article.get("outlet"))
+
+def _outlet_signals(name: str | None, gaz: Gazetteer, obs: list[_Obs], nat_ev: list[Evidence]) -> Any:
+    """The outlet's home as a strong observation (a national outlet's as a national marker); returns the outlet."""
+    W = gaz.rules.weights
+    outlet = gaz.outlet(name)
     if outlet is not None:
         if outlet.level == "national":
             nat_ev.append(Evidence("outlet", outlet.name, NATIONAL_CODE, None, W.outlet_national))
         else:
             obs.append(_Obs("outlet", outlet.name, (Target(outlet.code, False, False),), None, W.outlet, strong=True))
-    _url_signals(article, gaz, obs, nat_ev, W.url)
+    return outlet
 
-    # --- dateline ---------------------------------------------------------------------------
-    dateline_end = _dateline(body[:_LEAD], outlet, gaz, obs, nat_ev, for_ev, W)
 
-    # --- title ------------------------------------------------------------------------------
+def _title_signals(title: str, gaz: Gazetteer, obs: list[_Obs], nat_ev: list[Evidence], for_ev: list[Evidence]) -> None:
+    """Each distinct place, country and national marker of the title, once."""
+    rules, W = gaz.rules, gaz.rules.weights
     seen: set[str] = set()
     for h in gaz.scan(title, cache=False) if title else ():
         e = h.entry
@@ -173,11 +185,11 @@ def resolve_region(article: Mapping[str, Any], gaz: Gazetteer) -> dict[str, Any]
         elif e.kind == NATIONAL:
             nat_ev.append(Evidence("title", e.surface, NATIONAL_CODE, None, e.weight * W.title / W.body_first))
 
-    # --- body -------------------------------------------------------------------------------
-    _body_signals(body, gaz, obs, nat_ev, for_ev, W, dateline_end)
-    _case_numbers(body, gaz, obs, W.case_number)
 
-    # --- resolve ambiguous and context-only observations ------------------------------------
+def _tally_observations(obs: list[_Obs], gaz: Gazetteer) -> _Tally:
+    """Sum the observations per division: unambiguous ones first, then each ambiguous one for its
+    best-supported reading, then context-only surfaces where their province already has support."""
+    rules, W, T = gaz.rules, gaz.rules.weights, gaz.rules.thresholds
     tally = _Tally(gaz)
     alias_w = W.alias_county
     home_sub = W.outlet_subregion
@@ -203,8 +215,7 @@ def resolve_region(article: Mapping[str, Any], gaz: Gazetteer) -> dict[str, Any]
         t = _best(list(o.targets), tally, T.context_province_min, None, gaz)
         if t is not None:
             tally.add(o, t, alias_w, home_sub)
-
-    return _decide(tally, nat_ev, for_ev, gaz, len(body))
+    return tally
 
 
 # ----- signal collectors ---------------------------------------------------------------------
@@ -260,35 +271,49 @@ def _dateline(
 ) -> int:
     """Adds dateline observations; returns the body offset where the dateline's place token ends
     (0 if none), so the same token is not counted again as a body mention."""
+    end = _paper_dateline(lead, outlet, gaz, obs, for_ev, W)
+    end = max(end, _sent_from(lead, gaz, obs, for_ev, W))
+    return max(end, _outlet_datelines(lead, gaz, obs, nat_ev, for_ev, W))
+
+
+def _paper_dateline(lead: str, outlet: Any, gaz: Gazetteer, obs: list[_Obs], for_ev: list[Evidence], W: RegionWeights) -> int:
+    """本报兰州讯 / 【本报讯】 (the paper's own home when no place is written)."""
+    m = _LOCAL_DATELINE.search(lead)
+    if m is None:
+        return 0
+    token = m.group(1)
+    if not token:
+        if outlet is not None and outlet.level != "national":
+            obs.append(_Obs("dateline", m.group(0), (Target(outlet.code, False, False),), m.start(), W.dateline, strong=True))
+        return 0
+    places, countries = _place_token(token, gaz)
+    for surface, targets in places:
+        obs.append(_Obs("dateline", surface, targets, m.start(1), W.dateline, strong=True))
+    for surface, iso in countries:
+        for_ev.append(Evidence("dateline", surface, iso, m.start(1), W.dateline))
+    return m.end(1) if places or countries else 0
+
+
+def _sent_from(lead: str, gaz: Gazetteer, obs: list[_Obs], for_ev: list[Evidence], W: RegionWeights) -> int:
+    """本报记者陈某 发自上海: the place must open the token (not 发自内心地感谢兰州)."""
+    m = _SENT_FROM.search(lead) if "发自" in lead else None
+    if m is None:
+        return 0
+    hits = [h for h in gaz.scan(m.group(1), cache=False) if h.entry.kind in (PLACE, COUNTRY)]
+    if not hits or hits[0].start != 0:
+        return 0
+    e0 = hits[0].entry
+    if e0.kind == PLACE:
+        obs.append(_Obs("dateline", e0.surface, e0.targets, m.start(1), W.dateline, strong=True))
+    else:
+        for_ev.append(Evidence("dateline", e0.surface, e0.targets[0].code, m.start(1), W.dateline))
+    return m.start(1) + hits[0].end
+
+
+def _outlet_datelines(lead: str, gaz: Gazetteer, obs: list[_Obs], nat_ev: list[Evidence], for_ev: list[Evidence], W: RegionWeights) -> int:
+    """新华社兰州8月9日电, 中新网甘肃临夏…电, 兰州晚报讯, 每日甘肃网-科技鑫报讯."""
     w = W.dateline
     end = 0
-    # 本报兰州讯 / 【本报讯】
-    m = _LOCAL_DATELINE.search(lead)
-    if m is not None:
-        token = m.group(1)
-        if not token:
-            if outlet is not None and outlet.level != "national":
-                obs.append(_Obs("dateline", m.group(0), (Target(outlet.code, False, False),), m.start(), w, strong=True))
-        else:
-            places, countries = _place_token(token, gaz)
-            for surface, targets in places:
-                obs.append(_Obs("dateline", surface, targets, m.start(1), w, strong=True))
-            for surface, iso in countries:
-                for_ev.append(Evidence("dateline", surface, iso, m.start(1), w))
-            if places or countries:
-                end = m.end(1)
-    # 本报记者陈某 发自上海: the place must open the token (not 发自内心地感谢兰州)
-    m = _SENT_FROM.search(lead) if "发自" in lead else None
-    if m is not None:
-        hits = [h for h in gaz.scan(m.group(1), cache=False) if h.entry.kind in (PLACE, COUNTRY)]
-        if hits and hits[0].start == 0:
-            e0 = hits[0].entry
-            if e0.kind == PLACE:
-                obs.append(_Obs("dateline", e0.surface, e0.targets, m.start(1), w, strong=True))
-            else:
-                for_ev.append(Evidence("dateline", e0.surface, e0.targets[0].code, m.start(1), w))
-            end = max(end, m.start(1) + hits[0].end)
-    # 新华社兰州8月9日电, 中新网甘肃临夏…电, 兰州晚报讯, 每日甘肃网-科技鑫报讯
     for s, e, o in gaz.find_outlets(lead):
         m2 = _AFTER_OUTLET.match(lead, e)
         if m2 is None:
@@ -393,6 +418,8 @@ def _close_list(hits: list[Any], run: list[int], min_items: int, out: set[int]) 
         out.update(run)
 
 
+# _body_signals is one long loop on purpose: it runs for every place hit of every body, and split
+# into helpers it would pay a call per hit (the label stage's hottest Python).
 def _body_signals(
     body: str,
     gaz: Gazetteer,
@@ -564,6 +591,8 @@ def _pick(scores: Mapping[str, float], codes: list[str], parent: float, share_al
     return None
 
 
+# _decide reads top to bottom as the scope rules (foreign, national, none, local), each with the
+# reason for it; most of its length is those comments.
 def _decide(
     tally: _Tally,
     nat_ev: list[Evidence],
@@ -572,7 +601,6 @@ def _decide(
     body_chars: int = 0,
 ) -> dict[str, Any]:
     W, T = gaz.rules.weights, gaz.rules.thresholds
-    divs = gaz.divisions
     P = tally.P
     if P and body_chars > T.outlet_only_max_chars:
         # The outlet's (or URL's) home alone does not make a long text local: an essay or a feature
@@ -631,6 +659,14 @@ def _decide(
         return out
 
     assert top_prov is not None
+    return _local_label(out, tally, top_prov, loc, denom, gaz)
+
+
+def _local_label(out: dict[str, Any], tally: _Tally, top_prov: str, loc: float, denom: float, gaz: Gazetteer) -> dict[str, Any]:
+    """A local label under ``top_prov``: its prefecture and county where the evidence picks them, the
+    confidence in the whole label, and the evidence for it."""
+    W, T = gaz.rules.weights, gaz.rules.thresholds
+    divs = gaz.divisions
     out["scope"] = "local"
     out["province_code"] = top_prov
     out["province"] = divs[top_prov].name

@@ -277,6 +277,32 @@ def _encode(text: str) -> bytes:
 # ------------------------------------------------------------------------------------------------
 
 
+def _covers(automaton: Any, encoded: list[bytes], roles: list[_Role], excl_topics: dict[int, set[int]], canon_of: dict[int, int],
+            pat_roles: list[list[int]]) -> dict[int, tuple[tuple[int, int, int, int], ...]]:
+    # covers[q]: occurrences that an occurrence of pattern q hides, as (canonical p, byte offset
+    # of p in q, topic, kind): kind _EXCLUDED when q is an exclusion of that topic (hides every
+    # role of p there), _SHADOWED when q is a longer scoring term of that topic (hides p's
+    # scoring role there). Found by running the automaton over each pattern.
+    covers: dict[int, tuple[tuple[int, int, int, int], ...]] = {}
+    for q, longer in enumerate(encoded):
+        q_excl = excl_topics.get(q, set())
+        q_scoring_topics = {roles[r].topic for r in pat_roles[canon_of.get(q, q)] if roles[r].weight > 0}
+        found: set[tuple[int, int, int, int]] = set()
+        for p, off, _ in automaton.find_matches_as_indexes(longer, overlapping=True):
+            if p == q:
+                continue
+            cp = canon_of.get(p, p)
+            for r in pat_roles[cp]:
+                role = roles[r]
+                if role.topic in q_excl:
+                    found.add((cp, off, role.topic, _EXCLUDED))
+                elif role.weight > 0 and role.topic in q_scoring_topics:
+                    found.add((cp, off, role.topic, _SHADOWED))
+        if found:
+            covers[q] = tuple(sorted(found))
+    return covers
+
+
 class Taxonomy:
     """A validated taxonomy compiled into one Aho-Corasick automaton."""
 
@@ -358,7 +384,10 @@ class Taxonomy:
             sha256=sha256,
         )
 
-    def _compile(self) -> None:
+    def _pattern_table(self) -> tuple[list[str], list[_Role], dict[int, set[int]], dict[int, int], list[list[int]]]:
+        """Every term, exclusion and requires_any phrase as a pattern (with its full-width form for
+        ASCII): (patterns, roles, exclusion pattern -> topics, variant -> canonical pattern,
+        canonical pattern -> its roles)."""
         patterns: list[str] = []
         index: dict[str, int] = {}
 
@@ -404,33 +433,15 @@ class Taxonomy:
         pat_roles: list[list[int]] = [[] for _ in patterns]
         for r, ps in enumerate(role_pats):
             pat_roles[ps[0]].append(r)
+        return patterns, roles, excl_topics, canon_of, pat_roles
 
+    def _compile(self) -> None:
+        patterns, roles, excl_topics, canon_of, pat_roles = self._pattern_table()
         # Matching runs on UTF-8 bytes (no character-offset bookkeeping); offsets are only compared
         # with each other, so byte offsets serve as well as character offsets.
         encoded = [pt.encode("utf-8") for pt in patterns]
         automaton = ahocorasick_rs.BytesAhoCorasick(encoded, matchkind=ahocorasick_rs.MATCHKIND_STANDARD, implementation=ahocorasick_rs.Implementation.DFA)
-        # covers[q]: occurrences that an occurrence of pattern q hides, as (canonical p, byte offset
-        # of p in q, topic, kind): kind _EXCLUDED when q is an exclusion of that topic (hides every
-        # role of p there), _SHADOWED when q is a longer scoring term of that topic (hides p's
-        # scoring role there). Found by running the automaton over each pattern.
-        covers: dict[int, tuple[tuple[int, int, int, int], ...]] = {}
-        for q, longer in enumerate(encoded):
-            q_excl = excl_topics.get(q, set())
-            q_scoring_topics = {roles[r].topic for r in pat_roles[canon_of.get(q, q)] if roles[r].weight > 0}
-            found: set[tuple[int, int, int, int]] = set()
-            for p, off, _ in automaton.find_matches_as_indexes(longer, overlapping=True):
-                if p == q:
-                    continue
-                cp = canon_of.get(p, p)
-                for r in pat_roles[cp]:
-                    role = roles[r]
-                    if role.topic in q_excl:
-                        found.add((cp, off, role.topic, _EXCLUDED))
-                    elif role.weight > 0 and role.topic in q_scoring_topics:
-                        found.add((cp, off, role.topic, _SHADOWED))
-            if found:
-                covers[q] = tuple(sorted(found))
-
+        covers = _covers(automaton, encoded, roles, excl_topics, canon_of, pat_roles)
         title_weights = [t.title_weight for t in self.topics]
         self._patterns = patterns
         self._canon_of = canon_of
@@ -502,6 +513,8 @@ class Taxonomy:
         """Every topic with a non-zero score, assigned or not, by descending score (for tuning)."""
         return [TopicScore(tid, score, tuple(terms), assigned) for tid, score, terms, assigned in self._evaluate(title, body, only_assigned=False)]
 
+    # _evaluate and _tally run once per article over its matches; they stay whole because the
+    # counting is done with C-level dict/Counter calls that helpers would wrap in Python calls.
     def _evaluate(self, title: str | None, body: str | None, *, only_assigned: bool) -> list[tuple[str, float, list[str], bool]]:
         """(topic id, score, terms by contribution, assigned) by descending score."""
         title_pp, body_pp, hidden, req = self._tally(title, body)
