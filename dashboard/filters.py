@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -140,7 +141,7 @@ def from_query(params: Mapping[str, Any], opts: FilterOptions) -> Filters:
     outlet = get[Q_OUTLET] if get[Q_OUTLET] in opts.outlets else None
     site = get[Q_SITE] if get[Q_SITE] in opts.sites else None
     search = (get[Q_SEARCH] or "")[:MAX_SEARCH_CHARS]
-    search = "".join(ch for ch in search if ch.isprintable())
+    search = "".join(ch for ch in search if ch.isprintable() or unicodedata.category(ch) == "Co")  # private use is text
     unique = get[Q_ALL] != "1"
     search_in = get[Q_SEARCH_IN] if get[Q_SEARCH_IN] in SEARCH_IN and search.strip() else "all"
     return Filters(date_from, date_to, province, prefecture, county, topic, agency_type, organ, outlet, site, search.strip(), unique, search_in)

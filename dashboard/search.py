@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from pipelines.schema import NGRAM_BITS, SEARCH_SEP, trigram_key
 
 MAX_ATOMS = 8
+DROPPED = ("Cc", "Cs")  # control characters and lone surrogates; private-use characters are searchable text
 SEARCH_FORMAT = 1
 SNIPPET_CONTEXT = 30
 MARK_OPEN, MARK_CLOSE = "⟦", "⟧"
@@ -97,7 +98,7 @@ def _tokens(text: str) -> list[tuple[str, bool]] | QueryError:
 
 def parse_query(text: str) -> ParsedQuery | QueryError | None:
     """The query typed by a user; None when it is empty."""
-    text = unicodedata.normalize("NFKC", "".join(ch for ch in text if ch.isprintable()))
+    text = unicodedata.normalize("NFKC", "".join(ch for ch in text if unicodedata.category(ch) not in DROPPED))
     tokens = _tokens(text)
     if isinstance(tokens, QueryError):
         return tokens
