@@ -351,8 +351,11 @@ def test_hostile_text_is_inert(browser: Any, hostile_server: Server, hostile_dat
 # --- full-text search --------------------------------------------------------------------------------
 
 
-def search_in_browser(tab: Tab, term: str) -> tuple[float, Any]:
-    """Type ``term`` into the sidebar search on the Articles page; seconds until the hits and the table show."""
+def search_in_browser(tab: Tab, term: str, mark: str | None = None) -> tuple[float, Any]:
+    """Type ``term`` into the sidebar search on the Articles page; seconds until the hits and the table show.
+
+    ``mark`` is the matched text the table's snippets must show (default: the term).
+    """
     page = tab.open("/articles?lang=en")
     box = page.locator(".st-key-w_q input")
     box.fill(term)
@@ -361,7 +364,7 @@ def search_in_browser(tab: Tab, term: str) -> tuple[float, Any]:
     page.wait_for_function("() => /match the search/.test(document.querySelector('[data-testid=\"stSidebar\"]').innerText)", timeout=LOAD_TIMEOUT_MS)
     page.wait_for_function(
         "(t) => Array.from(document.querySelectorAll('[data-testid=\"stDataFrame\"]')).some(d => d.textContent.includes('⟦' + t + '⟧'))",
-        arg=term,
+        arg=mark or term,
         timeout=LOAD_TIMEOUT_MS,
     )
     return time.perf_counter() - start, page
