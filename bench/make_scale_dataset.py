@@ -6,7 +6,8 @@ Usage::
 
 The output has the published layout (``articles/``, ``agency_mentions/``, ``rejects/``,
 ``aggregates/`` built by ``pipelines.publish.aggregates.build_aggregates``, ``manifest.json``,
-``README.md``; a real ``.store`` snapshot swapped in with ``pipelines.store.Store``).
+``README.md``, the full-text index ``search/`` built by ``pipelines.publish.search_index``; a real
+``.store`` snapshot swapped in with ``pipelines.store.Store``).
 
 THE DATA ARE SYNTHETIC: every row is recombined from rows of the real ``--source`` build:
 
@@ -39,6 +40,7 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipelines.publish.aggregates import build_aggregates
+from pipelines.publish.search_index import build_search_index
 from pipelines.schema import AGENCY_MENTIONS, ARTICLES, REJECTS
 from pipelines.store import Store
 
@@ -139,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-n", "--articles", type=int, default=1_000_000, help="number of synthetic articles (default 1,000,000)")
     ap.add_argument("--part-rows", type=int, default=250_000, help="articles per Parquet part (default 250,000)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-search-index", dest="search_index", action="store_false", help="skip the full-text index (search/)")
+    ap.add_argument("--workers", type=int, default=2, help="processes building the search index (default 2)")
     args = ap.parse_args(argv)
 
     t0 = time.monotonic()
@@ -187,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
         build_aggregates(snap)
         t_agg = time.monotonic() - t1
         print(f"aggregates: {t_agg:.0f} s", flush=True)
+        t2 = time.monotonic()
+        search = build_search_index(snap, None, [f"{k:05d}" for k in range(n_parts)], args.workers) if args.search_index else None
+        t_search = time.monotonic() - t2
+        if search is not None:
+            print(f"search index: {t_search:.0f} s, {search['bytes'] / 2**30:.2f} GiB, {len(search['segments'])} segments", flush=True)
         manifest = {
             "synthetic": True,
             "note": "resampled/recombined rows of a real build; see bench/make_scale_dataset.py",
@@ -197,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
             "rejects": rej.num_rows,
             "parts": n_parts,
             "aggregates_seconds": round(t_agg, 1),
+            "search_index_seconds": round(t_search, 1) if search is not None else None,
+            "search_index_bytes": search["bytes"] if search is not None else None,
         }
         (snap / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         (snap / "README.md").write_text(

@@ -16,6 +16,7 @@ from dashboard import data
 from dashboard.filters import Filters
 from dashboard.labels import agency_level_label, column_label
 from dashboard.safe import Span, escaped_block, find_all, highlight_html, http_url, legend_html, locate, truncate
+from dashboard.search import ParsedQuery, parse_query
 from dashboard.ui import Ctx, text_table
 from pipelines.schema import TIMEZONE
 
@@ -63,12 +64,17 @@ def _region_of(c: Ctx, row: Any) -> str:
     return ""
 
 
-def table_frame(c: Ctx, rows: pd.DataFrame) -> pd.DataFrame:
-    """The display table for article rows (``queries.article_page``), text truncated for the grid."""
+def table_frame(c: Ctx, rows: pd.DataFrame, snippets: dict[int, str] | None = None) -> pd.DataFrame:
+    """The display table for article rows (``queries.article_page``), text truncated for the grid.
+
+    With ``snippets`` (facts row -> text around the search match) a column shows where it matched.
+    """
     recs = rows.to_dict("records")
+    snip = {c.t("snippet"): [truncate(snippets.get(int(r["row"]), ""), 200) for r in recs]} if snippets is not None and "row" in rows.columns else {}
     return pd.DataFrame(
         {
             column_label("title", c.lang): [truncate(r.get("title"), 200) for r in recs],
+            **snip,
             column_label("published_at", c.lang): [_date(r.get("day")) for r in recs],
             column_label("outlet", c.lang): [truncate(r.get("outlet"), 60) for r in recs],
             column_label("site", c.lang): [truncate(r.get("site"), 60) for r in recs],
@@ -86,7 +92,8 @@ def article_table(c: Ctx, f: Filters, *, key: str, limit: int = 100, offset: int
     if rows.empty:
         st.info(c.t("none_match"))
         return None
-    frame = table_frame(c, rows)
+    snippets = data.snippets(c.ds, [int(r) for r in rows["row"]], f) if f.search and "row" in rows.columns else None
+    frame = table_frame(c, rows, snippets)
     if not selectable:
         text_table(frame, key=key)
         return None
@@ -97,8 +104,13 @@ def article_table(c: Ctx, f: Filters, *, key: str, limit: int = 100, offset: int
     return None
 
 
+def search_spans(text: str, terms: tuple[str, ...], label: str) -> list[Span]:
+    """Every occurrence of the search terms (they win over the evidence where both overlap)."""
+    return [Span(pos, pos + len(t), "search", f"{label}: {t}") for t in terms for pos in find_all(text, t, limit=200)]
+
+
 def _spans(c: Ctx, art: dict[str, Any], body: str, mentions: pd.DataFrame) -> list[Span]:
-    spans: list[Span] = []
+    spans: list[Span] = search_spans(body, _search_terms(c), c.t("ar_ev_search")) if not c.f.title_only else []
     for m in mentions.to_dict("records"):
         off = m.get("offset")
         off = int(off) if off is not None and off == off else None
@@ -123,6 +135,11 @@ def _spans(c: Ctx, art: dict[str, Any], body: str, mentions: pd.DataFrame) -> li
         if len(spans) > MAX_SPANS:
             break
     return spans[:MAX_SPANS]
+
+
+def _search_terms(c: Ctx) -> tuple[str, ...]:
+    parsed = parse_query(c.f.search) if c.f.search else None
+    return parsed.positive_terms if isinstance(parsed, ParsedQuery) else ()
 
 
 def _meta_rows(c: Ctx, art: dict[str, Any]) -> list[tuple[str, str]]:
@@ -156,8 +173,9 @@ def show_article(c: Ctx, article_id: str) -> bool:
     if art is None:
         st.warning(c.t("ar_not_found"))
         return False
-    title = str(art.get("title") or "")
-    st.html(escaped_block(truncate(title, 2000) or "—", "h3", "margin:0.2rem 0 0.6rem 0"))
+    title = truncate(str(art.get("title") or ""), 2000)
+    marks = search_spans(title, _search_terms(c), c.t("ar_ev_search"))
+    st.html(highlight_html(title, marks, tag="h3", style="margin:0.2rem 0 0.6rem 0") if marks else escaped_block(title or "—", "h3", "margin:0.2rem 0 0.6rem 0"))
     url = art.get("url")
     link = http_url(url)
     if link:
@@ -173,7 +191,8 @@ def show_article(c: Ctx, article_id: str) -> bool:
     shown = body[:BODY_LIMIT]
     if len(body) > BODY_LIMIT:
         st.caption(c.t("ar_truncated", n=BODY_LIMIT))
-    st.html(legend_html([("agency", c.t("ar_ev_agency")), ("region", c.t("ar_ev_region")), ("topic", c.t("ar_ev_topic"))]))
+    legend = [("agency", c.t("ar_ev_agency")), ("region", c.t("ar_ev_region")), ("topic", c.t("ar_ev_topic"))]
+    st.html(legend_html([("search", c.t("ar_ev_search")), *legend] if c.f.search else legend))
     if shown:
         st.html(highlight_html(shown, _spans(c, art, shown, mentions)))
     else:

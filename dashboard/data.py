@@ -60,7 +60,7 @@ def _parquet_files(folder: Path) -> list[Path]:
 def dataset_key(root: Path) -> str:
     """Changes whenever the published files change (a build swaps ``current``)."""
     parts = []
-    for name in (*REQUIRED_FOLDERS, "aggregates"):
+    for name in (*REQUIRED_FOLDERS, "aggregates", "search"):
         folder = root / name
         parts.append(f"{name}={os.path.realpath(folder)}")
         if folder.is_dir():
@@ -129,7 +129,7 @@ def _read_manifest(root: Path) -> dict[str, Any]:
 def _connect(root: str, key: str) -> Q.Db:
     r = Path(root)
     agg = r / "aggregates"
-    return Q.connect(r / "articles", r / "agency_mentions", r / "rejects", agg if agg.is_dir() else None)
+    return Q.connect(r / "articles", r / "agency_mentions", r / "rejects", agg if agg.is_dir() else None, search=r / "search")
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -159,12 +159,32 @@ def open_dataset(root: Path) -> Dataset | Problem:
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _hits(_ds: Dataset, key: str, terms: tuple[str, ...]) -> pa.Table:
-    return Q.search_hits(_ds.db, terms)
+def _hits(_ds: Dataset, key: str, search: str, title_only: bool) -> Q.SearchResult:
+    return Q.search_hits(_ds.db, search, title_only)
+
+
+def search_result(ds: Dataset, f: Filters) -> Q.SearchResult | None:
+    """The search box's answer: hits, notes (scan, no index) or the query's error; None without a query."""
+    return _hits(ds, ds.key, f.search, f.title_only) if f.search else None
 
 
 def hits(ds: Dataset, f: Filters) -> pa.Table | None:
-    return _hits(ds, ds.key, f.terms) if f.terms else None
+    res = search_result(ds, f)
+    return None if res is None else res.hits
+
+
+def has_index(ds: Dataset) -> bool:
+    return ds.db.search is not None
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _snippets(_ds: Dataset, key: str, rows: tuple[int, ...], search: str, title_only: bool) -> dict[int, str]:
+    return Q.snippets(_ds.db, rows, search, title_only)
+
+
+def snippets(ds: Dataset, rows: Sequence[int], f: Filters) -> dict[int, str]:
+    """Facts row -> snippet with the first match of the search (plain text, match between ⟦ ⟧)."""
+    return _snippets(ds, ds.key, tuple(int(r) for r in rows), f.search, f.title_only) if f.search else {}
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
@@ -375,7 +395,7 @@ def article_exists(ds: Dataset, article_id: str) -> bool:
 
 def clear_filter_caches(search: bool = False) -> None:
     """Forget every cached result that depends on the filters (benchmarks: time the uncached path)."""
-    for fn in (_counts, _summary, _agency_overview, _organ_articles, _agency_trend, _article_page, _quality):
+    for fn in (_counts, _summary, _agency_overview, _organ_articles, _agency_trend, _article_page, _quality, _snippets):
         fn.clear()
     if search:
         _hits.clear()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -24,7 +25,9 @@ ARTICLE_ID_RE = re.compile(r"^[0-9a-f]{16}$")
 # URL parameter names (short, stable: they are in shared links)
 Q_FROM, Q_TO, Q_PROV, Q_PREF, Q_COUNTY = "from", "to", "prov", "pref", "county"
 Q_TOPIC, Q_ATYPE, Q_ORGAN, Q_OUTLET, Q_SITE, Q_SEARCH, Q_ALL = "topic", "atype", "organ", "outlet", "site", "q", "copies"
-FILTER_KEYS = (Q_FROM, Q_TO, Q_PROV, Q_PREF, Q_COUNTY, Q_TOPIC, Q_ATYPE, Q_ORGAN, Q_OUTLET, Q_SITE, Q_SEARCH, Q_ALL)
+Q_SEARCH_IN = "qin"
+FILTER_KEYS = (Q_FROM, Q_TO, Q_PROV, Q_PREF, Q_COUNTY, Q_TOPIC, Q_ATYPE, Q_ORGAN, Q_OUTLET, Q_SITE, Q_SEARCH, Q_ALL, Q_SEARCH_IN)
+SEARCH_IN = ("all", "title")  # where search terms are looked for: titles and bodies, or titles only
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Filters:
     site: str | None = None
     search: str = ""
     unique: bool = True
+    search_in: str = "all"  # one of SEARCH_IN
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -58,7 +62,11 @@ class Filters:
     @property
     def uses_articles_index(self) -> bool:
         """True when the filters need the article-level index (coverage cannot answer them)."""
-        return bool(self.agency_type or self.organ or self.terms)
+        return bool(self.agency_type or self.organ or self.search)
+
+    @property
+    def title_only(self) -> bool:
+        return self.search_in == "title"
 
     def without(self, *names: str) -> Filters:
         """A copy with the named filters cleared (``region`` clears all three region levels)."""
@@ -67,7 +75,7 @@ class Filters:
             if n == "region":
                 changes.update(province=None, prefecture=None, county=None)
             elif n == "search":
-                changes["search"] = ""
+                changes.update(search="", search_in="all")
             elif n == "dates":
                 changes.update(date_from=None, date_to=None)
             else:
@@ -133,9 +141,10 @@ def from_query(params: Mapping[str, Any], opts: FilterOptions) -> Filters:
     outlet = get[Q_OUTLET] if get[Q_OUTLET] in opts.outlets else None
     site = get[Q_SITE] if get[Q_SITE] in opts.sites else None
     search = (get[Q_SEARCH] or "")[:MAX_SEARCH_CHARS]
-    search = "".join(ch for ch in search if ch.isprintable())
+    search = "".join(ch for ch in search if ch.isprintable() or unicodedata.category(ch) == "Co")  # private use is text
     unique = get[Q_ALL] != "1"
-    return Filters(date_from, date_to, province, prefecture, county, topic, agency_type, organ, outlet, site, search.strip(), unique)
+    search_in = get[Q_SEARCH_IN] if get[Q_SEARCH_IN] in SEARCH_IN and search.strip() else "all"
+    return Filters(date_from, date_to, province, prefecture, county, topic, agency_type, organ, outlet, site, search.strip(), unique, search_in)
 
 
 def to_query(f: Filters) -> dict[str, str]:
@@ -154,6 +163,7 @@ def to_query(f: Filters) -> dict[str, str]:
         Q_SITE: f.site,
         Q_SEARCH: f.search or None,
         Q_ALL: None if f.unique else "1",
+        Q_SEARCH_IN: f.search_in if f.search and f.search_in != "all" else None,
     }
     for k, v in pairs.items():
         if v is not None:

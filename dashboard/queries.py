@@ -14,7 +14,9 @@ Sources, smallest first:
 * ``articles`` / ``mentions`` / ``rejects`` (the published tables) are read only for full-text
   search, article lists, one article's view, exports and the reject summary.
 
-Search hits are a one-column Arrow table of article ids, registered as ``hits`` on the cursor.
+Search hits are a one-column Arrow table (``row``: rows of ``facts``, i.e. its ``file_row_number``),
+registered as ``hits`` on the cursor. They come from the published search index
+(``dashboard.search``) or, for a dataset without one and for one-character terms, from a scan.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dashboard.filters import Filters
+from dashboard.search import ParsedQuery, QueryError, SearchIndex, combine, parse_query
 from pipelines.schema import AGENCY_MENTIONS, AGGREGATES, ARTICLES, REJECTS, key_of
 
 PERIODS = ("day", "week", "month", "year")
@@ -79,6 +82,7 @@ class Db:
     derived: tuple[str, ...] = ()  # aggregate tables computed on the fly (missing, unreadable or outdated files)
     articles_dir: Path | None = None
     mentions_dir: Path | None = None
+    search: SearchIndex | None = None  # the published index, when it belongs to this snapshot
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def part_file(self, folder: Path | None, part: object) -> Path | None:
@@ -112,12 +116,16 @@ class Db:
         self.con.close()
 
 
-def connect(articles: Path, mentions: Path, rejects: Path, aggregates: Path | None, *, threads: int | None = None, materialize: bool = False) -> Db:
+def connect(
+    articles: Path, mentions: Path, rejects: Path, aggregates: Path | None, *, threads: int | None = None, materialize: bool = False, search: Path | None = None
+) -> Db:
     """Open an in-memory DuckDB with views over the dataset's Parquet files.
 
     An aggregate whose file is missing or unreadable is derived from the articles with the same SQL
     the build uses (``pipelines.publish.aggregates``), and reported in ``Db.derived``. With
     ``materialize`` the aggregates are loaded into memory tables (faster scans, more memory).
+    ``search`` is the dataset's ``search/`` folder: its index is used when it was published with
+    this snapshot's article_facts (else searches scan the text).
     """
     con = duckdb.connect(":memory:")
     con.execute("SET enable_object_cache = true")  # keep Parquet footers between queries
@@ -154,7 +162,10 @@ def connect(articles: Path, mentions: Path, rejects: Path, aggregates: Path | No
             source = f"SELECT *, (row_number() OVER ({order}) - 1)::BIGINT AS file_row_number FROM ({AGGREGATES[stem]})"
         kind = "TABLE" if materialize or not ok else "VIEW"
         con.execute(f"CREATE {kind} {view} AS {source}")
-    return Db(con, tuple(derived), articles, mentions)
+    index = None
+    if search is not None and aggregates is not None and "article_facts" not in derived and search.is_dir():
+        index = SearchIndex.open(search, aggregates / "article_facts.parquet")
+    return Db(con, tuple(derived), articles, mentions, index)
 
 
 # --- WHERE clauses --------------------------------------------------------------------------------
@@ -194,11 +205,13 @@ def _base(f: Filters, w: Where) -> None:
         w.add("is_original")
 
 
-def _hits_clause(f: Filters, w: Where, hits: pa.Table | None) -> None:
-    if f.terms:
-        if hits is None:
-            raise ValueError("search terms given but no search hits table")
-        w.add("article_id IN (SELECT article_id FROM hits)")
+def _hits_clause(f: Filters, w: Where, hits: pa.Table | None, facts: bool = True) -> None:
+    """Keep the search hits (a malformed query has no hits table and filters nothing)."""
+    if f.search and hits is not None:
+        if facts:
+            w.add("file_row_number IN (SELECT row FROM hits)")
+        else:
+            w.add("article_id IN (SELECT article_id FROM facts WHERE file_row_number IN (SELECT row FROM hits))")
 
 
 def facts_where(f: Filters, hits: pa.Table | None) -> Where:
@@ -223,7 +236,7 @@ def agency_where(f: Filters, hits: pa.Table | None) -> Where:
         w.add("type = ?", f.agency_type)
     if f.organ:
         w.add("name = ?", f.organ)
-    _hits_clause(f, w, hits)
+    _hits_clause(f, w, hits, facts=False)
     return w
 
 
@@ -238,13 +251,80 @@ def _check_dims(by: Sequence[str]) -> None:
 # --- counts ---------------------------------------------------------------------------------------
 
 
-def search_hits(db: Db, terms: Sequence[str]) -> pa.Table:
-    """Article ids whose title or body contains every term (the one full scan of the text)."""
-    if not terms:
-        return pa.table({"article_id": pa.array([], pa.string())})
-    clause = " AND ".join("(contains(coalesce(title, ''), ?) OR contains(coalesce(body, ''), ?))" for _ in terms)
-    params = [p for t in terms for p in (t, t)]
-    return db.arrow(f"SELECT article_id FROM articles WHERE {clause}", params)
+@dataclass(frozen=True)
+class SearchResult:
+    """The answer to a search box: the hits (None when the query is malformed) and what to tell the user."""
+
+    hits: pa.Table | None
+    notes: tuple[str, ...] = ()  # i18n keys: how the answer was found (a scan, and why)
+    error: str | None = None  # i18n key of what is wrong with the query
+
+    @property
+    def n(self) -> int:
+        return 0 if self.hits is None else self.hits.num_rows
+
+
+def _rows_table(rows: Any) -> pa.Table:
+    return pa.table({"row": pa.array(rows, pa.int64())})
+
+
+def scan_rows(db: Db, term: str, title_only: bool = False) -> Any:
+    """Facts rows whose title (or body) contains ``term``, by scanning every text (no index)."""
+    import numpy as np
+
+    cond = "contains(coalesce(title, ''), ?)" + ("" if title_only else " OR contains(coalesce(body, ''), ?)")
+    params = [term] if title_only else [term, term]
+    sql = f"SELECT file_row_number AS row FROM facts WHERE article_id IN (SELECT article_id FROM articles WHERE {cond}) ORDER BY 1"
+    return np.asarray(db.arrow(sql, params).column("row").to_numpy(), dtype=np.int64)
+
+
+def search_hits(db: Db, text: str, title_only: bool = False) -> SearchResult:
+    """The facts rows matching the query ``text`` (see ``dashboard.search`` for the language)."""
+    parsed = parse_query(text)
+    if isinstance(parsed, QueryError):
+        return SearchResult(None, error=parsed.key)
+    if parsed is None:
+        return SearchResult(None)
+    return _answer(db, parsed, title_only)
+
+
+def _answer(db: Db, q: ParsedQuery, title_only: bool) -> SearchResult:
+    notes: list[str] = []
+    if db.search is None:
+        notes.append("search_note_no_index")
+    elif q.short_terms:
+        notes.append("search_note_short")
+    rows_of = {}
+    for c in q.clauses:
+        for t in c.terms:
+            if t not in rows_of:
+                use_index = db.search is not None and len(t) >= 2
+                rows_of[t] = db.search.term_rows(t, title_only) if use_index else scan_rows(db, t, title_only)  # type: ignore[union-attr]
+    universe = total_facts_rows(db)
+    return SearchResult(_rows_table(combine(q, rows_of, universe)), tuple(notes))
+
+
+def total_facts_rows(db: Db) -> int:
+    return int(db.query("SELECT count(*) AS n FROM facts").iloc[0]["n"])
+
+
+def snippets(db: Db, rows: Sequence[int], text: str, title_only: bool = False) -> dict[int, str]:
+    """Facts row -> a snippet around the first match of the query's terms (index text, or the articles)."""
+    from dashboard.search import snippet
+
+    parsed = parse_query(text)
+    if not isinstance(parsed, ParsedQuery) or not rows:
+        return {}
+    terms = parsed.positive_terms
+    if db.search is not None:
+        texts = db.search.texts([int(r) for r in rows])
+    else:
+        df = db.query(
+            "SELECT f.file_row_number AS row, a.title, a.body FROM articles a JOIN facts f USING (article_id) WHERE list_contains(?, f.file_row_number)",
+            [[int(r) for r in rows]],
+        )
+        texts = {int(r): (t or "", b or "") for r, t, b in zip(df["row"], df["title"], df["body"], strict=True)}
+    return {r: snippet(t, b, terms, title_only) for r, (t, b) in texts.items()}
 
 
 def counts(
@@ -441,7 +521,7 @@ SORTS = {
     "title": "title ASC NULLS LAST, article_id",
 }
 LIST_COLUMNS = (
-    "article_id", "title", "day", "outlet", "site", "province_code", "prefecture_code", "county_code",
+    "row", "article_id", "title", "day", "outlet", "site", "province_code", "prefecture_code", "county_code",
     "topics", "agency_names", "is_original",
 )  # fmt: skip
 
@@ -457,8 +537,9 @@ def article_page(db: Db, f: Filters, sort: str = "newest", limit: int = 100, off
     rows = [int(x) for x in keys["file_row_number"].tolist()]
     if not rows:
         return pd.DataFrame({c: [] for c in LIST_COLUMNS})
+    cols = ", ".join(c for c in LIST_COLUMNS if c != "row")
     df = db.query(
-        f"SELECT file_row_number, {', '.join(LIST_COLUMNS)} FROM facts WHERE file_row_number BETWEEN ? AND ? AND list_contains(?, file_row_number)",
+        f"SELECT file_row_number, file_row_number AS row, {cols} FROM facts WHERE file_row_number BETWEEN ? AND ? AND list_contains(?, file_row_number)",
         [min(rows), max(rows), rows],
     )
     order = {r: i for i, r in enumerate(rows)}

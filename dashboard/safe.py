@@ -63,11 +63,12 @@ class Span:
 
 
 KIND_STYLE = {
+    "search": "background:#fff176;border-bottom:2px solid #c9a800;font-weight:600;",
     "agency": "background:#ffd79a;border-bottom:2px solid #e08a00;",
     "region": "background:#b9e3ff;border-bottom:2px solid #1f77b4;",
     "topic": "background:#d7f5c4;border-bottom:2px solid #2ca02c;",
 }
-KIND_PRIORITY = {"agency": 0, "region": 1, "topic": 2}
+KIND_PRIORITY = {"search": -1, "agency": 0, "region": 1, "topic": 2}
 
 
 def find_all(text: str, needle: str, limit: int = 200) -> list[int]:
@@ -91,22 +92,26 @@ def locate(text: str, surface: str, offset: int | None) -> list[int]:
 
 
 def resolve_spans(spans: Iterable[Span], length: int) -> list[Span]:
-    """Non-overlapping spans inside [0, length): earlier first, then agency > region > topic, longer first."""
-    ordered = sorted(
-        (s for s in spans if 0 <= s.start < s.end <= length),
-        key=lambda s: (s.start, KIND_PRIORITY.get(s.kind, 9), -(s.end - s.start)),
-    )
+    """Non-overlapping spans inside [0, length): search matches first, then earlier first, then
+    agency > region > topic, longer first."""
+    inside = [s for s in spans if 0 <= s.start < s.end <= length]
+    taken = bytearray(length)
     out: list[Span] = []
-    end = 0
-    for s in ordered:
-        if s.start >= end:
-            out.append(s)
-            end = s.end
-    return out
+    for first in (True, False):
+        group = sorted((s for s in inside if (s.kind == "search") == first), key=lambda s: (s.start, KIND_PRIORITY.get(s.kind, 9), -(s.end - s.start)))
+        for s in group:
+            if not any(taken[s.start : s.end]):
+                out.append(s)
+                taken[s.start : s.end] = b"\x01" * (s.end - s.start)
+    return sorted(out, key=lambda s: s.start)
 
 
-def highlight_html(text: str, spans: Sequence[Span]) -> str:
-    """``text`` as escaped HTML with ``spans`` wrapped in <mark> (only our own tags are unescaped)."""
+def highlight_html(text: str, spans: Sequence[Span], tag: str = "", style: str = "") -> str:
+    """``text`` as escaped HTML with ``spans`` wrapped in <mark> (only our own tags are unescaped).
+
+    Without ``tag`` the text is an article body (a pre-wrapped div); with ``tag`` (h3, p, div) it is
+    wrapped in that tag with ``style``.
+    """
     parts: list[str] = []
     pos = 0
     for s in resolve_spans(spans, len(text)):
@@ -116,6 +121,10 @@ def highlight_html(text: str, spans: Sequence[Span]) -> str:
         pos = s.end
     parts.append(html.escape(text[pos:]))
     body = "".join(parts)
+    if tag:
+        if tag not in ("div", "h3", "p"):
+            raise ValueError(tag)
+        return f'<{tag} style="{html.escape(style, quote=True)};overflow-wrap:anywhere;">{body}</{tag}>'
     return f'<div class="article-body" style="white-space:pre-wrap;line-height:1.7;font-size:1rem;overflow-wrap:anywhere;">{body}</div>'
 
 

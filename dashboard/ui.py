@@ -23,6 +23,7 @@ import streamlit as st
 from dashboard import data
 from dashboard.data import DATA_ERRORS, Dataset, Options, Problem
 from dashboard.filters import (
+    SEARCH_IN,
     FilterOptions,
     Filters,
     from_query,
@@ -50,6 +51,7 @@ W = {  # widget keys of the sidebar filters
     "outlet": "w_outlet",
     "site": "w_site",
     "search": "w_q",
+    "search_in": "w_qin",
     "unique": "w_unique",
 }
 
@@ -168,6 +170,7 @@ def _set_widgets(f: Filters, opts: Options) -> None:
     for name in ("province", "prefecture", "county", "topic", "agency_type", "organ", "outlet", "site"):
         ss[W[name]] = getattr(f, name)
     ss[W["search"]] = f.search
+    ss[W["search_in"]] = f.search_in
     ss[W["unique"]] = f.unique
 
 
@@ -221,6 +224,7 @@ def _current_filters(opts: Options) -> Filters:
         site=_valid(ss.get(W["site"]), v.sites),
         search=str(ss.get(W["search"]) or "").strip()[:200],
         unique=bool(ss.get(W["unique"], True)),
+        search_in=_valid(ss.get(W["search_in"]), SEARCH_IN) or "all" if str(ss.get(W["search"]) or "").strip() else "all",
     )
 
 
@@ -314,6 +318,9 @@ def sidebar(ds: Dataset, lang: Lang, page: str) -> Ctx:
     if not isinstance(ss.get(W["search"]), str):
         ss[W["search"]] = ""
     sb.text_input(tr("search", lang), key=W["search"], max_chars=200, help=tr("search_help", lang))
+    if ss.get(W["search_in"]) not in SEARCH_IN:
+        ss[W["search_in"]] = "all"
+    sb.radio(tr("search_in", lang), SEARCH_IN, key=W["search_in"], horizontal=True, format_func=lambda v: tr(f"search_in_{v}", lang))
     search_note = sb.empty()
     if W["unique"] not in ss:
         ss[W["unique"]] = True
@@ -323,15 +330,25 @@ def sidebar(ds: Dataset, lang: Lang, page: str) -> Ctx:
     f = _current_filters(opts)
     for k, v in to_query(f).items():
         set_param(k, v)
-    if f.terms:  # the one query that scans all text: say so while it runs, then how much it found
-        with search_note.container(), st.spinner(tr("searching", lang)):
-            found = data.hits(ds, f)
-        search_note.caption(tr("search_hits", lang, n=0 if found is None else found.num_rows))
+    if f.search:
+        _search_note(search_note, ds, f, lang)
 
     c = Ctx(ds, f, lang, opts, regions, topics, page)
     _downloads(c)
     sb.caption(tr("share_link", lang))
     return c
+
+
+def _search_note(slot: Any, ds: Dataset, f: Filters, lang: Lang) -> None:
+    """How many articles the search found and how (index or scan), or what is wrong with the query."""
+    with slot.container(), st.spinner(tr("searching", lang)):
+        res = data.search_result(ds, f)
+    if res is None:
+        slot.empty()
+    elif res.error:
+        slot.warning(tr(res.error, lang))
+    else:
+        slot.caption("  \n".join([tr("search_hits", lang, n=res.n), *(tr(k, lang) for k in res.notes)]))
 
 
 def _short(x: str, n: int = 60) -> str:

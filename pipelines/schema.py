@@ -200,6 +200,54 @@ AGENCY_MENTIONS = Table(
 
 TABLES: dict[str, Table] = {t.name: t for t in (ARTICLES, REJECTS, AGENCY_MENTIONS)}
 
+# --- the full-text search index ----------------------------------------------------------------------
+# Published in ``search/`` beside the tables (``pipelines/publish/search_index.py`` writes it,
+# ``dashboard/search.py`` reads it). Every title and body is indexed by its character trigrams with
+# their positions, so a term of two or more characters is found without reading any text, and the
+# positions make the answer exact (a match, never a candidate). Segments are immutable and shared by
+# the snapshots that hold them; ``search/rows.parquet`` ties them to one snapshot's ``article_facts``.
+SEARCH_SEP = 0  # code point written after a title and after a body: no n-gram spans two fields or two articles
+NGRAM_BITS = 21  # bits per code point in a trigram key (Unicode needs 21)
+
+
+def trigram_key(a: int, b: int, c: int) -> int:
+    """The ``search_postings.key`` of the three code points a, b, c (keys sort as the strings do)."""
+    return (a << (2 * NGRAM_BITS)) | (b << NGRAM_BITS) | c
+
+
+SEARCH_POSTINGS = Table(
+    name="search_postings",
+    description="Search index, one row per character trigram of every title and body (a segment per file, sorted by key, doc, off).",
+    primary_key=("key", "doc", "off"),
+    columns=(
+        Column("key", pa.int64(), f"The trigram's three Unicode code points, {NGRAM_BITS} bits each (see pipelines.schema.trigram_key); a third code point {SEARCH_SEP} marks the end of a title or body.", False),
+        Column("doc", pa.int64(), "The article's number in the index (search_docs.doc).", False),
+        Column("off", pa.int32(), "Character offset of the trigram from the start of the body; negative in the title (the title ends at -1).", False),
+    ),
+)
+SEARCH_DOCS = Table(
+    name="search_docs",
+    description="Search index, one row per indexed article: its number, where it comes from and its text (for snippets and highlighting).",
+    primary_key=("doc",),
+    columns=(
+        Column("doc", pa.int64(), "The article's number in the index, unique across the segments of a dataset.", False),
+        Column("part", _STR, "Parsed part the article was read into (articles/part-<part>.parquet).", False),
+        Column("article_id", _STR, "articles.article_id.", False),
+        Column("title", _STR, "articles.title as indexed ('' when null)."),
+        Column("body", _STR, "articles.body as indexed ('' when null)."),
+    ),
+)
+SEARCH_ROWS = Table(
+    name="search_rows",
+    description="Search index of one snapshot: which row of aggregates/article_facts.parquet each live indexed article is (articles no longer published are absent).",
+    primary_key=("doc",),
+    columns=(
+        Column("doc", pa.int64(), "search_docs.doc.", False),
+        Column("facts_row", pa.int64(), "Row number of the article in aggregates/article_facts.parquet.", False),
+    ),
+)
+SEARCH_TABLES: dict[str, Table] = {t.name: t for t in (SEARCH_POSTINGS, SEARCH_DOCS, SEARCH_ROWS)}
+
 # Columns the label stage owns; the parse stage leaves them null.
 REGION_COLUMNS = (
     "scope",

@@ -6,6 +6,7 @@ Layout::
     <dataset>/rejects         -> .store/current/rejects
     <dataset>/agency_mentions -> .store/current/agency_mentions
     <dataset>/aggregates      -> .store/current/aggregates
+    <dataset>/search          -> .store/current/search     (the full-text index of this snapshot)
     <dataset>/datapackage.json, README.md, manifest.json -> .store/current/...
     <dataset>/.store/current  -> snapshots/<id>                (swapped with os.replace: atomic)
     <dataset>/.store/parts/    parsed, rejects and dups parts, one set per input batch
@@ -37,7 +38,7 @@ import pyarrow.parquet as pq
 
 from pipelines.errors import DatasetError
 
-PUBLIC_ENTRIES = ("articles", "rejects", "agency_mentions", "aggregates", "datapackage.json", "README.md", "manifest.json")
+PUBLIC_ENTRIES = ("articles", "rejects", "agency_mentions", "aggregates", "search", "datapackage.json", "README.md", "manifest.json")
 
 
 class StoreError(DatasetError):

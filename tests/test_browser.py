@@ -346,3 +346,54 @@ def test_hostile_text_is_inert(browser: Any, hostile_server: Server, hostile_dat
         assert page.evaluate("() => typeof window.__pwned") == "undefined"
     finally:
         tab.close()
+
+
+# --- full-text search --------------------------------------------------------------------------------
+
+
+def search_in_browser(tab: Tab, term: str, mark: str | None = None) -> tuple[float, Any]:
+    """Type ``term`` into the sidebar search on the Articles page; seconds until the hits and the table show.
+
+    ``mark`` is the matched text the table's snippets must show (default: the term).
+    """
+    page = tab.open("/articles?lang=en")
+    box = page.locator(".st-key-w_q input")
+    box.fill(term)
+    start = time.perf_counter()
+    box.press("Enter")
+    page.wait_for_function("() => /match the search/.test(document.querySelector('[data-testid=\"stSidebar\"]').innerText)", timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_function(
+        "(t) => Array.from(document.querySelectorAll('[data-testid=\"stDataFrame\"]')).some(d => d.textContent.includes('⟦' + t + '⟧'))",
+        arg=mark or term,
+        timeout=LOAD_TIMEOUT_MS,
+    )
+    return time.perf_counter() - start, page
+
+
+def test_typing_a_search_term(browser: Any, server: Server, sample_dataset: Path) -> None:
+    every = pq.read_table(sample_dataset / "articles").to_pandas()
+    term = "人民法院"
+    hit = every["title"].fillna("").str.contains(term, regex=False) | every["body"].fillna("").str.contains(term, regex=False)
+    assert 0 < hit.sum() < len(every)
+    tab = Tab(browser, server.url)
+    try:
+        seconds, page = search_in_browser(tab, term)
+        page.wait_for_function("() => location.search.includes('q=')", timeout=LOAD_TIMEOUT_MS)
+        tab.settle()
+        sidebar = page.inner_text('[data-testid="stSidebar"]')
+        assert f"{int(hit.sum()):,} articles (copies included) match the search" in sidebar
+        unique = int((hit & every["duplicate_of"].isna()).sum())
+        assert f"{unique:,} articles" in page.inner_text('[data-testid="stMainBlockContainer"]')
+        assert seconds < 10, seconds  # the 1M figure is bench/bench_search.py's
+        tab.shot("search")
+        # the search goes with the link to every other page
+        tab.open(page.url.replace(server.url, "").replace("/articles", "/"))
+        assert tab.metrics()["Articles matching filters"] == f"{unique:,}"
+        # a malformed query says so instead of failing
+        page = tab.open("/articles?lang=en")
+        page.locator(".st-key-w_q input").fill('"人民')
+        page.locator(".st-key-w_q input").press("Enter")
+        page.wait_for_function("() => /quote is not closed/.test(document.body.innerText)", timeout=LOAD_TIMEOUT_MS)
+        assert not tab.failed, tab.failed
+    finally:
+        tab.close()

@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipelines.read.errors import REASONS
-from pipelines.schema import TABLES, Table, describe
+from pipelines.schema import SEARCH_TABLES, TABLES, Table, describe
 
 CARD_TEMPLATE = Path(__file__).resolve().parent / "card_template.md"
 
@@ -54,19 +54,30 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+SEARCH_FILES = {"search_postings": "*.postings.parquet", "search_docs": "*.docs.parquet", "search_rows": "rows.parquet"}
+
+
+def _table_files(snapshot: Path) -> list[tuple[str, Table, str, list[Path]]]:
+    """(resource name, table, folder, files) of every published table, the search index's included."""
+    out = [(name, table, name, sorted((snapshot / name).glob("*.parquet"))) for name, table in TABLES.items()]
+    out += [(name, SEARCH_TABLES[name], "search", sorted((snapshot / "search").glob(pattern))) for name, pattern in SEARCH_FILES.items()]
+    return out
+
+
 def datapackage(snapshot: Path, run: dict[str, Any]) -> dict[str, Any]:
     resources = []
-    for name, table in TABLES.items():
-        files = sorted((snapshot / name).glob("*.parquet"))
+    for name, table, folder, files in _table_files(snapshot):
+        if folder == "search" and not files:
+            continue
         resources.append(
             {
                 "name": name,
                 "description": table.description,
-                "path": [f"{name}/{f.name}" for f in files],
+                "path": [f"{folder}/{f.name}" for f in files],
                 "format": "parquet",
                 "mediatype": "application/vnd.apache.parquet",
                 "bytes": sum(f.stat().st_size for f in files),
-                "files": [{"path": f"{name}/{f.name}", "bytes": f.stat().st_size, "hash": "sha256:" + file_sha256(f)} for f in files],
+                "files": [{"path": f"{folder}/{f.name}", "bytes": f.stat().st_size, "hash": "sha256:" + file_sha256(f)} for f in files],
                 "schema": table_schema(table),
             }
         )
@@ -84,7 +95,18 @@ def datapackage(snapshot: Path, run: dict[str, Any]) -> dict[str, Any]:
 
 
 def data_dictionary() -> str:
-    return describe(TABLES.values())
+    return describe(TABLES.values()) + "\n#### The full-text search index (`search/`)\n\n" + describe(SEARCH_TABLES.values())
+
+
+def search_card(manifest: dict[str, Any]) -> str:
+    """The dataset card's paragraph on this build's search index (its size and what it took)."""
+    segs = manifest.get("segments", [])
+    postings = sum(int(s.get("postings", 0)) for s in segs)
+    return (
+        f"This build's index: {len(segs)} segment(s), {manifest.get('indexed_docs', 0):,} articles, "
+        f"{postings:,} trigram postings, {manifest.get('bytes', 0) / 2**20:,.1f} MiB; "
+        f"{manifest.get('new_docs', 0):,} articles indexed by this build in {manifest.get('seconds', 0):.1f} s."
+    )
 
 
 def reject_reasons_table() -> str:

@@ -13,7 +13,8 @@ import pyarrow.compute as pc
 
 from pipelines.failpoints import failpoint
 from pipelines.publish.aggregates import build_aggregates
-from pipelines.publish.docs import datapackage, dataset_card, file_sha256
+from pipelines.publish.docs import datapackage, dataset_card, file_sha256, search_card
+from pipelines.publish.search_index import build_search_index
 from pipelines.store import Store
 
 EVAL_RESULTS = Path(__file__).resolve().parents[2] / "eval" / "RESULTS.md"
@@ -25,6 +26,11 @@ _published: list[Path] = []  # snapshots this process made current (an interrupt
 def published_in_this_process() -> Path | None:
     """The snapshot this process last made current, if any."""
     return _published[-1] if _published else None
+
+
+def _search_summary(search: dict[str, Any]) -> dict[str, Any]:
+    keys = ("segments", "indexed_docs", "new_docs", "bytes", "seconds")
+    return {k: (len(search[k]) if k == "segments" else search[k]) for k in keys}
 
 
 def publish_snapshot(store: Store, *, inputs: pa.Table, label_hash: str, run_info: dict[str, Any]) -> Path:
@@ -50,7 +56,11 @@ def publish_snapshot(store: Store, *, inputs: pa.Table, label_hash: str, run_inf
             (snap / name).mkdir(exist_ok=True)
         Store.write_table(inputs, snap / "inputs.parquet")
         articles, rejects = totals(inputs)
+        t_agg = time.monotonic()
         build_aggregates(snap)
+        t_index = time.monotonic()
+        search = build_search_index(snap, store.current(), part_ids, int(run_info.get("workers") or 1))
+        run_info = {**run_info, "aggregates_seconds": round(t_index - t_agg, 2), "search_index": _search_summary(search)}
         run = {
             **run_info,
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -63,7 +73,7 @@ def publish_snapshot(store: Store, *, inputs: pa.Table, label_hash: str, run_inf
         }
         (snap / "manifest.json").write_text(json.dumps(run, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
         evaluation = EVAL_RESULTS.read_text(encoding="utf-8") if EVAL_RESULTS.exists() else "## Accuracy\nNot measured for this build."
-        (snap / "README.md").write_text(dataset_card(run, {"evaluation": evaluation}), encoding="utf-8")
+        (snap / "README.md").write_text(dataset_card(run, {"evaluation": evaluation, "search_index": search_card(search)}), encoding="utf-8")
         (snap / "datapackage.json").write_text(json.dumps(datapackage(snap, run), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         failpoint("before_swap")
     except BaseException:

@@ -1,0 +1,276 @@
+"""Full-text search: the query language, the published trigram index, snippets.
+
+Query language (what users type into the search box)::
+
+    失信 限高            both terms (AND)
+    "兰州 中院"          an exact phrase (spaces included)
+    法院 -广告           法院 and not 广告
+    限高 OR 限制消费     either term (OR binds tighter than AND: a OR b c = (a OR b) AND c)
+
+Terms are NFKC-normalised (the text is) and matched as exact substrings, in titles and bodies or in
+titles only. A term of one character cannot use the index (the index holds trigrams); it is found by
+scanning the text, and the caller says so. A malformed query gives a ``QueryError`` with a message
+key, never an exception past ``parse_query``.
+
+The index (``pipelines.schema.SEARCH_*``, written by ``pipelines/publish/search_index.py``) answers
+a term of two characters from the key range of the trigrams that start with them, and a longer term
+by joining the trigrams that cover it at their relative offsets, so every answer is exact.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow.parquet as pq
+
+from pipelines.schema import NGRAM_BITS, SEARCH_SEP, trigram_key
+
+MAX_ATOMS = 8
+DROPPED = ("Cc", "Cs")  # control characters and lone surrogates; private-use characters are searchable text
+SEARCH_FORMAT = 1
+SNIPPET_CONTEXT = 30
+MARK_OPEN, MARK_CLOSE = "⟦", "⟧"
+
+
+@dataclass(frozen=True)
+class Clause:
+    """Terms of which at least one must occur (``negated``: the one term must not occur)."""
+
+    terms: tuple[str, ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    clauses: tuple[Clause, ...]
+
+    @property
+    def positive_terms(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t for c in self.clauses if not c.negated for t in c.terms))
+
+    @property
+    def short_terms(self) -> tuple[str, ...]:
+        """Terms of one character (answered by a scan)."""
+        return tuple(dict.fromkeys(t for c in self.clauses for t in c.terms if len(t) < 2))
+
+
+@dataclass(frozen=True)
+class QueryError:
+    key: str  # an i18n key naming what is wrong
+
+
+def _tokens(text: str) -> list[tuple[str, bool]] | QueryError:
+    """(token, quoted) pairs; a quoted token is a phrase, kept with its spaces."""
+    out: list[tuple[str, bool]] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+            continue
+        neg = ""
+        if ch == "-" and i + 1 < n and text[i + 1] == '"':
+            neg, i = "-", i + 1
+            ch = '"'
+        if ch == '"':
+            end = text.find('"', i + 1)
+            if end < 0:
+                return QueryError("search_err_quote")
+            phrase = text[i + 1 : end]
+            if not phrase.strip():
+                return QueryError("search_err_empty_phrase")
+            out.append((neg + phrase, True))
+            i = end + 1
+            continue
+        j = i
+        while j < n and not text[j].isspace() and text[j] != '"':
+            j += 1
+        out.append((text[i:j], False))
+        i = j
+    return out
+
+
+def parse_query(text: str) -> ParsedQuery | QueryError | None:
+    """The query typed by a user; None when it is empty."""
+    text = unicodedata.normalize("NFKC", "".join(ch for ch in text if unicodedata.category(ch) not in DROPPED))
+    tokens = _tokens(text)
+    if isinstance(tokens, QueryError):
+        return tokens
+    clauses: list[Clause] = []
+    pending_or = False
+    for tok, quoted in tokens:
+        if not quoted and tok in ("OR", "|"):
+            if not clauses or pending_or or clauses[-1].negated:
+                return QueryError("search_err_or")
+            pending_or = True
+            continue
+        negated = tok.startswith("-")
+        term = tok[1:] if negated else tok
+        if not term:
+            return QueryError("search_err_dash")
+        if negated and pending_or:
+            return QueryError("search_err_neg_or")
+        if pending_or:
+            clauses[-1] = Clause((*clauses[-1].terms, term))
+            pending_or = False
+        else:
+            clauses.append(Clause((term,), negated))
+    if pending_or:
+        return QueryError("search_err_or")
+    if not clauses:
+        return None
+    if sum(len(c.terms) for c in clauses) > MAX_ATOMS:
+        return QueryError("search_err_too_many")
+    return ParsedQuery(tuple(clauses))
+
+
+def combine(q: ParsedQuery, rows_of: dict[str, np.ndarray], universe: int) -> np.ndarray:
+    """Facts rows matching ``q`` given each term's rows (sorted, unique); ``universe`` = number of rows."""
+    result: np.ndarray | None = None
+    for c in (c for c in q.clauses if not c.negated):
+        rows = rows_of[c.terms[0]]
+        for t in c.terms[1:]:
+            rows = np.union1d(rows, rows_of[t])
+        result = rows if result is None else np.intersect1d(result, rows, assume_unique=True)
+    if result is None:
+        result = np.arange(universe, dtype=np.int64)
+    for c in (c for c in q.clauses if c.negated):
+        result = np.setdiff1d(result, rows_of[c.terms[0]], assume_unique=True)
+    return result.astype(np.int64, copy=False)
+
+
+def _cover(n: int) -> list[int]:
+    """Offsets of trigrams that together cover a term of ``n`` >= 3 characters."""
+    offs = list(range(0, n - 2, 3))
+    if offs[-1] + 3 < n:
+        offs.append(n - 3)
+    return offs
+
+
+def _sql_path(p: Path) -> str:
+    return "'" + p.as_posix().replace("'", "''") + "'"
+
+
+@dataclass
+class SearchIndex:
+    """The published index of one snapshot, opened read-only (thread-safe: one cursor per query)."""
+
+    root: Path
+    segments: list[dict[str, object]]
+    facts_row: np.ndarray  # doc - min doc -> facts row, -1 when not published
+    doc_of_row: np.ndarray  # facts row -> doc, -1 when not indexed
+    min_doc: int
+    con: duckdb.DuckDBPyConnection
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _docs_files: dict[str, pq.ParquetFile] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def open(cls, search_dir: Path, facts: Path) -> SearchIndex | None:
+        """The index in ``search_dir`` when it belongs to the snapshot's ``facts`` file, else None."""
+        try:
+            man = json.loads((search_dir / "manifest.json").read_text(encoding="utf-8"))
+            if man.get("format") != SEARCH_FORMAT or man.get("facts_bytes") != facts.stat().st_size:
+                return None
+            if man.get("facts_rows") != pq.read_metadata(facts).num_rows:
+                return None
+            rows = pq.read_table(search_dir / "rows.parquet")
+        except (OSError, ValueError, KeyError, AttributeError):
+            return None
+        segs = list(man.get("segments", []))
+        files = [search_dir / f"{s['id']}.postings.parquet" for s in segs]
+        if not all(f.is_file() and (search_dir / f"{s['id']}.docs.parquet").is_file() for f, s in zip(files, segs, strict=True)):
+            return None
+        docs = rows.column("doc").to_numpy()
+        frows = rows.column("facts_row").to_numpy()
+        min_doc = int(docs.min()) if len(docs) else 0
+        facts_row = np.full(int(docs.max()) - min_doc + 1 if len(docs) else 0, -1, np.int64)
+        facts_row[docs - min_doc] = frows
+        doc_of_row = np.full(int(man["facts_rows"]), -1, np.int64)
+        doc_of_row[frows] = docs
+        con = duckdb.connect(":memory:")
+        con.execute("SET enable_object_cache = true")
+        if files:
+            con.execute(f"CREATE VIEW postings AS SELECT * FROM read_parquet([{', '.join(_sql_path(f) for f in files)}])")
+        else:
+            con.execute("CREATE VIEW postings AS SELECT 0::BIGINT AS key, 0::BIGINT AS doc, 0::INTEGER AS off WHERE false")
+        return cls(search_dir, segs, facts_row, doc_of_row, min_doc, con)
+
+    def _docs_sql(self, term: str, title_only: bool) -> tuple[str, list[int]]:
+        cps = [ord(ch) for ch in term]
+        where_title = " AND off < 0" if title_only else ""
+        if len(cps) == 2:
+            lo = trigram_key(cps[0], cps[1], 0)
+            return f"SELECT DISTINCT doc FROM postings WHERE key BETWEEN ? AND ?{where_title}", [lo, lo + (1 << NGRAM_BITS) - 1]
+        offs = _cover(len(cps))
+        parts, params = [], []
+        for i, k in enumerate(offs):
+            parts.append(f"(SELECT doc, off - {k} AS start FROM postings WHERE key = ?{where_title if i == 0 else ''}) t{i}")
+            params.append(trigram_key(cps[k], cps[k + 1], cps[k + 2]))
+        joins = " ".join(f"JOIN {p} USING (doc, start)" for p in parts[1:])
+        return f"SELECT DISTINCT doc FROM {parts[0]} {joins}", params
+
+    def term_rows(self, term: str, title_only: bool = False) -> np.ndarray:
+        """Sorted facts rows of the published articles whose title (or body) contains ``term`` (>= 2 chars)."""
+        if len(term) < 2:
+            raise ValueError("the index answers terms of two or more characters")
+        if chr(SEARCH_SEP) in term or len(self.facts_row) == 0:
+            return np.empty(0, np.int64)
+        sql, params = self._docs_sql(term, title_only)
+        with self._lock:
+            cur = self.con.cursor()
+        try:
+            docs = cur.execute(sql, params).fetchnumpy()["doc"]
+        finally:
+            cur.close()
+        docs = np.asarray(docs, dtype=np.int64) - self.min_doc
+        docs = docs[(docs >= 0) & (docs < len(self.facts_row))]
+        rows = self.facts_row[docs]
+        hit = np.zeros(len(self.doc_of_row), dtype=bool)  # sorted and unique in O(n), not a sort
+        hit[rows[rows >= 0]] = True
+        return np.flatnonzero(hit).astype(np.int64)
+
+    def texts(self, facts_rows: list[int]) -> dict[int, tuple[str, str]]:
+        """(title, body) of the given facts rows, read from the segments' small row groups."""
+        wanted: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        bases = [(int(s["base"]), int(s["docs"]), str(s["id"])) for s in self.segments]  # type: ignore[call-overload]
+        for r in facts_rows:
+            doc = int(self.doc_of_row[r]) if 0 <= r < len(self.doc_of_row) else -1
+            for base, n, sid in bases:
+                if base <= doc < base + n:
+                    wanted.setdefault((sid, (doc - base) // 256), []).append((r, doc - base))
+                    break
+        out: dict[int, tuple[str, str]] = {}
+        for (sid, group), items in wanted.items():
+            with self._lock:
+                pf = self._docs_files.get(sid)
+                if pf is None:
+                    pf = self._docs_files[sid] = pq.ParquetFile(self.root / f"{sid}.docs.parquet")
+            if group >= pf.metadata.num_row_groups:
+                continue
+            rg_start = sum(pf.metadata.row_group(i).num_rows for i in range(group))
+            t = pf.read_row_group(group, columns=["title", "body"])
+            titles, bodies = t.column("title").to_pylist(), t.column("body").to_pylist()
+            for r, local in items:
+                i = local - rg_start
+                if 0 <= i < len(titles):
+                    out[r] = (titles[i] or "", bodies[i] or "")
+        return out
+
+
+def snippet(title: str, body: str, terms: tuple[str, ...], title_only: bool = False) -> str:
+    """The first match of any term with some context, the match between ⟦ ⟧ (plain text)."""
+    for text in (title,) if title_only else (title, body):
+        best = min(((text.find(t), t) for t in terms if t and text.find(t) >= 0), default=None)
+        if best is None:
+            continue
+        pos, term = best
+        lo, hi = max(0, pos - SNIPPET_CONTEXT), min(len(text), pos + len(term) + SNIPPET_CONTEXT)
+        clip = (text[lo:pos] + MARK_OPEN + text[pos : pos + len(term)] + MARK_CLOSE + text[pos + len(term) : hi]).replace("\n", " ")
+        return ("…" if lo > 0 else "") + clip + ("…" if hi < len(text) else "")
+    return ""
