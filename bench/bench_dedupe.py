@@ -49,7 +49,7 @@ def run(n: int, seed: int = 1) -> None:
             else:
                 chash, sim = f"{rng.getrandbits(128):032x}", rng.getrandbits(64) - 2**63
                 if i % 97 == 0:
-                    recent = (recent + [(chash, sim)])[-1000:]
+                    recent = [*recent, (chash, sim)][-1000:]
             found += idx.add(f"{i:016x}", chash, sim, 1000) is not None
             if (i + 1) % step == 0:
                 now = time.perf_counter()
