@@ -249,7 +249,7 @@ def _write_postings(table: pa.Table, path: Path, snap: Path, threads: int) -> No
     spill = snap / f".search-spill-{path.stem}"
     try:
         con.execute(f"SET threads TO {int(threads)}")
-        con.execute("SET memory_limit = '3GB'")
+        con.execute("SET memory_limit = '512MB'")  # the build's processes stay under 1 GB; the sort spills
         con.execute(f"SET temp_directory = '{spill.as_posix()}'")
         con.execute("SET enable_progress_bar = false")
         con.register("postings", table)
