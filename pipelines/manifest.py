@@ -208,7 +208,8 @@ def merge_manifest(old: pa.Table, new_rows: list[pa.Table], drop: Iterable[str],
         olds = pa.array(list(renamed), pa.string())
         at = pc.index_in(merged["part_id"], value_set=olds)
         replaced = pc.take(pa.array(list(renamed.values()), pa.string()), at)
-        merged = merged.set_column(merged.schema.get_field_index("part_id"), "part_id", pc.coalesce(replaced, merged["part_id"]))
+        at_part = merged.schema.get_field_index("part_id")  # the field, not its name: keeps its description
+        merged = merged.set_column(at_part, merged.schema.field(at_part), pc.coalesce(replaced, merged["part_id"]))
     return merged.sort_by("source_file")
 
 
