@@ -608,23 +608,23 @@ def _warc(stream: Stream, gz: Gunzip | None, name: str, ctx: _Ctx) -> Iterator[I
         if isinstance(item, Reject):
             yield _rej(item.reason, item.detail, record=rid, fmt=fmt)
             continue
-        size = len(item["data"])
-        if looks_binary(item["data"]):
-            yield _rej("binary_file", f"the payload of {item['url']} is not text ({item['data'][:8192].count(0)} NUL bytes in its first 8 KiB)", record=rid, fmt=fmt, size=size)
+        size = len(item.data)
+        if looks_binary(item.data):
+            yield _rej("binary_file", f"the payload of {item.url} is not text ({item.data[:8192].count(0)} NUL bytes in its first 8 KiB)", record=rid, fmt=fmt, size=size)
             continue
-        decoded = decode_bytes(item["data"], item["charset"])
+        decoded = decode_bytes(item.data, item.charset)
         if decoded.errors > max(20, len(decoded.text) // 20):
             yield _rej("undecodable", f"{decoded.errors} undecodable byte sequences", record=rid, fmt=fmt, size=size)
             continue
         try:
-            if item["kind"] == "html":
-                rec = parse_html(decoded.text, url_hint=item["url"], date_hint=item["warc_date"])
+            if item.kind == "html":
+                rec = parse_html(decoded.text, url_hint=item.url, date_hint=item.warc_date)
             else:
                 rec = parse_plain_text(decoded.text)
-                rec["url"] = item["url"] or rec.get("url")
+                rec["url"] = item.url or rec.get("url")
                 rec["site"] = site_of(rec["url"])
-                if rec.get("published_at") is None and item["warc_date"] is not None:
-                    rec["published_at"], rec["published_at_source"] = item["warc_date"], "warc_date"
+                if rec.get("published_at") is None and item.warc_date is not None:
+                    rec["published_at"], rec["published_at_source"] = item.warc_date, "warc_date"
             if not rec.get("outlet"):
                 rec["outlet"] = outlet_for_site(rec.get("site"))
         except (HtmlTooDeep, RecursionError) as exc:

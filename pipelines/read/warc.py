@@ -15,8 +15,8 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 
@@ -117,13 +117,23 @@ def _trailer_ok(stream: Stream) -> bool:
     return False
 
 
-WarcItem = tuple[str, dict[str, Any] | Reject]  # (record id, payload | Reject)
+@dataclass(frozen=True, slots=True)
+class WarcPayload:
+    """What an article-bearing record holds."""
+
+    kind: str  # "html" or "text"
+    data: bytes  # the HTTP body (de-chunked, decompressed) or the conversion's text
+    url: str | None  # WARC-Target-URI
+    warc_date: datetime | None  # WARC-Date in Beijing time, naive
+    charset: str | None  # from the HTTP Content-Type, a hint for decoding
+
+
+WarcItem = tuple[str, WarcPayload | Reject]  # (record id, payload | Reject)
 
 
 def iter_warc(stream: Stream, gz: Gunzip | None, max_document_bytes: int) -> Iterator[WarcItem]:
-    """Yield (record_id, payload dict | Reject) for each article-bearing record and each damage.
+    """Yield (record_id, WarcPayload | Reject) for each article-bearing record and each damage.
 
-    Payload dict: kind ('html' | 'text'), data (bytes), url, warc_date, charset hint.
     request/metadata/warcinfo/revisit records carry no article and are not yielded.
     """
     records = _Records(stream, gz, max_document_bytes)
@@ -248,7 +258,7 @@ def _content_length(fields: dict[str, str]) -> int | None:
     return length if length >= 0 else None
 
 
-def _payload(header: bytes, block: bytes, rtype: str, url: str | None, fields: dict[str, str], index: int, cap: int) -> dict[str, Any] | Reject:
+def _payload(header: bytes, block: bytes, rtype: str, url: str | None, fields: dict[str, str], index: int, cap: int) -> WarcPayload | Reject:
     """The article payload of one framed record, via warcio's HTTP handling."""
     try:
         record = next(iter(ArchiveIterator(io.BytesIO(header + block + b"\r\n\r\n"))))
@@ -275,4 +285,4 @@ def _payload(header: bytes, block: bytes, rtype: str, url: str | None, fields: d
     else:
         ctype = fields.get("content-type", "")
         kind = "html" if "html" in ctype.lower() else "text"
-    return {"kind": kind, "data": data, "url": url, "warc_date": wdate, "charset": charset}
+    return WarcPayload(kind, data, url, wdate, charset)
