@@ -4,9 +4,10 @@
 
 For articles, agency_mentions, rejects (and the input manifest) it compares the Arrow schemas, field
 descriptions included, and the rows sorted by the table's key; then the Parquet files byte for byte
-under their (content-addressed) part names, and the work store's parsed,
-rejects and duplicate parts byte for byte. Used to show that a refactoring changed no output: build
-the same folder with the code before and after into two datasets and run this. Exit 1 on any difference.
+under their (content-addressed) part names, and the work store's parsed, rejects and duplicate parts
+byte for byte. Used to show that a refactoring changed no output: build the same folder with the code
+before and after into two datasets and run this (scripts/same_build.sh does both builds and this).
+Exit 1 on any difference.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipelines.schema import AGENCY_MENTIONS, ARTICLES, INPUT_MANIFEST, REJECTS, Table  # noqa: E402
+from pipelines.schema import AGENCY_MENTIONS, ARTICLES, INPUT_MANIFEST, REJECTS, Table
 
 # the sort key of each table: its primary key, then every column, so rows tied on the key still line up
 TABLES: tuple[tuple[Table, str], ...] = (
