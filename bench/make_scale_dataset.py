@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pipelines.publish.aggregates import build_aggregates
 from pipelines.publish.search_index import build_search_index
 from pipelines.schema import AGENCY_MENTIONS, ARTICLES, REJECTS
-from pipelines.store import Store
+from pipelines.store import Store, write_parquet
 
 BODY_DONOR = (
     "source_format", "url", "site", "outlet", "title", "published_at_source", "breadcrumb", "byline", "body",
@@ -183,10 +183,10 @@ def main(argv: list[str] | None = None) -> int:
             start = k * args.part_rows
             size = min(args.part_rows, args.articles - start)
             art, mentions = make_part(src, men_sorted, men_start, men_count, paras, dates_ms, date_valid, start, size, dup_rate, rng)
-            Store.write_table(art, snap / "articles" / f"part-{k:05d}.parquet")
-            Store.write_table(mentions, snap / "agency_mentions" / f"part-{k:05d}.parquet")
+            write_parquet(ARTICLES, art, snap / "articles" / f"part-{k:05d}.parquet")
+            write_parquet(AGENCY_MENTIONS, mentions, snap / "agency_mentions" / f"part-{k:05d}.parquet")
             print(f"part {k + 1}/{n_parts}: {start + size:,} articles, {time.monotonic() - t0:.0f} s", flush=True)
-        Store.write_table(rej, snap / "rejects" / "part-00000.parquet")
+        write_parquet(REJECTS, rej, snap / "rejects" / "part-00000.parquet")
         t1 = time.monotonic()
         build_aggregates(snap)
         t_agg = time.monotonic() - t1

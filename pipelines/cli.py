@@ -13,9 +13,13 @@ import sys
 import threading
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines import INTERRUPTED_UNCHANGED, __version__
 from pipelines.errors import EXIT_DATASET, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, DatasetError, InputError, PipelineError, UsageError
+
+if TYPE_CHECKING:
+    from pipelines.build import BuildOptions
 
 
 def _size(text: str) -> int:
@@ -130,69 +134,100 @@ def _explain(exc: BaseException, args: argparse.Namespace) -> tuple[int, str]:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ("build", "relabel"):
-        from pipelines.build import BuildOptions, run_build
-        from pipelines.read.limits import Limits
-        from pipelines.read.remote import input_problem, is_url
-
-        if args.command == "build":
-            if is_url(args.input):
-                if problem := input_problem(args.input):
-                    raise InputError(problem)
-            elif not args.input.exists():
-                raise InputError(f"input folder {args.input} does not exist", "pass --input DIR with your scraped files")
-            elif not args.input.is_dir():
-                raise InputError(f"--input {args.input} is a file, not a folder", "put it in a folder and pass that")
-            elif not os.access(args.input, os.R_OK | os.X_OK):
-                raise InputError(f"input folder {args.input} is not readable", "check its permissions")
-            limits = Limits(args.max_file_bytes, args.max_decompressed_bytes, args.max_records_per_file, args.file_time_budget)
-            input_dir = args.input
-        else:
-            from pipelines.store import Store
-
-            if not is_url(args.dataset) and Store(args.dataset).current() is None:
-                raise DatasetError(f"no published dataset in {args.dataset}", f"run build --input DIR --dataset {args.dataset} first")
-            input_dir = Path(".")
-            limits = Limits()
-        if args.workers < 1:
-            raise UsageError("--workers must be at least 1")
-        for flag, value, least in (("--max-file-bytes", limits.max_file_bytes, 1), ("--max-decompressed-bytes", limits.max_decompressed_bytes, 1),
-                                   ("--max-records-per-file", limits.max_records_per_file, 1), ("--file-time-budget", limits.file_time_budget, 0)):
-            if value < least:
-                raise UsageError(f"{flag} must be at least {least} (got {value:g})")
-        opts = BuildOptions(
-            input=input_dir,
-            dataset=args.dataset,
-            workers=args.workers,
-            limits=limits,
-            prune=getattr(args, "prune", False),
-            progress=not args.no_progress and sys.stderr.isatty(),
-            wait_for_lock=not args.no_wait,
-            relabel_only=args.command == "relabel",
-            engine=args.engine,
-            scheduler=args.scheduler,
-        )
-        if is_url(args.dataset):
-            from pipelines.publish.remote import build_remote
-
-            summary = build_remote(opts, args.dataset, run_build, args.work_dir)
-        else:
-            summary = run_build(opts)
-        for line in summary.lines():
-            print(line)
-        return EXIT_OK
+        return _build(args)
     if args.command == "validate":
-        from pipelines.validate import validate_dataset
-
-        problems = validate_dataset(args.dataset)
-        if problems:
-            print(f"{len(problems)} problem(s) in {args.dataset}:")
-            for p in problems:
-                print(f"  - {p}")
-            return EXIT_PROBLEMS
-        print(f"ok: {args.dataset} is valid")
-        return EXIT_OK
+        return _validate(args)
     if args.command == "evaluate":
         from pipelines.evaluate import run_evaluation
 
         return run_evaluation(args.eval_dir, write=args.write, show_errors=args.errors)
     return EXIT_USAGE
+
+
+def _build(args: argparse.Namespace) -> int:
+    """``build`` and ``relabel``: run the build (to a URL through its local work store) and print its summary."""
+    from pipelines.build import run_build
+    from pipelines.read.remote import is_url
+
+    opts = _build_options(args)
+    if is_url(args.dataset):
+        from pipelines.publish.remote import build_remote
+
+        summary = build_remote(opts, args.dataset, run_build, args.work_dir)
+    else:
+        summary = run_build(opts)
+    for line in summary.lines():
+        print(line)
+    return EXIT_OK
+
+
+def _build_options(args: argparse.Namespace) -> BuildOptions:
+    """The build's options from the command line, once each argument is known to make sense."""
+    from pipelines.build import BuildOptions
+    from pipelines.read.limits import Limits
+
+    if args.command == "build":
+        _check_input(args.input)
+        limits = Limits(args.max_file_bytes, args.max_decompressed_bytes, args.max_records_per_file, args.file_time_budget)
+        input_dir = args.input
+    else:
+        _check_published(args.dataset)
+        input_dir = Path(".")
+        limits = Limits()
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    for flag, value, least in (("--max-file-bytes", limits.max_file_bytes, 1), ("--max-decompressed-bytes", limits.max_decompressed_bytes, 1),
+                               ("--max-records-per-file", limits.max_records_per_file, 1), ("--file-time-budget", limits.file_time_budget, 0)):
+        if value < least:
+            raise UsageError(f"{flag} must be at least {least} (got {value:g})")
+    return BuildOptions(
+        input=input_dir,
+        dataset=args.dataset,
+        workers=args.workers,
+        limits=limits,
+        prune=getattr(args, "prune", False),
+        progress=not args.no_progress and sys.stderr.isatty(),
+        wait_for_lock=not args.no_wait,
+        relabel_only=args.command == "relabel",
+        engine=args.engine,
+        scheduler=args.scheduler,
+    )
+
+
+def _check_input(place: Path | str) -> None:
+    """--input must be a readable folder (or a URL that can be listed)."""
+    from pipelines.read.remote import input_problem, is_url
+
+    if is_url(place):
+        if problem := input_problem(place):
+            raise InputError(problem)
+        return
+    folder = Path(place)
+    if not folder.exists():
+        raise InputError(f"input folder {place} does not exist", "pass --input DIR with your scraped files")
+    if not folder.is_dir():
+        raise InputError(f"--input {place} is a file, not a folder", "put it in a folder and pass that")
+    if not os.access(folder, os.R_OK | os.X_OK):
+        raise InputError(f"input folder {place} is not readable", "check its permissions")
+
+
+def _check_published(dataset: Path | str) -> None:
+    """``relabel`` needs a dataset that was built (a URL's is found by the remote build)."""
+    from pipelines.read.remote import is_url
+    from pipelines.store import Store
+
+    if not is_url(dataset) and Store(dataset).current() is None:
+        raise DatasetError(f"no published dataset in {dataset}", f"run build --input DIR --dataset {dataset} first")
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from pipelines.validate import validate_dataset
+
+    problems = validate_dataset(args.dataset)
+    if problems:
+        print(f"{len(problems)} problem(s) in {args.dataset}:")
+        for p in problems:
+            print(f"  - {p}")
+        return EXIT_PROBLEMS
+    print(f"ok: {args.dataset} is valid")
+    return EXIT_OK

@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipelines.schema import DUPLICATES
-from pipelines.store import Store
+from pipelines.store import write_parquet
 
 NEAR_BITS = 6
 MIN_CHARS = 200
@@ -328,4 +328,4 @@ def load_duplicate_index(snapshot: Path, manifest: pa.Table, index: DuplicateInd
 
 def write_duplicates(dups: dict[str, str], path: Path) -> None:
     """A part's duplicate marks (article id → the first-seen copy), read back when the part is labelled."""
-    Store.write_table(pa.table({"article_id": list(dups), "duplicate_of": list(dups.values())}, schema=DUPLICATES.arrow_schema()), path)
+    write_parquet(DUPLICATES, pa.table({"article_id": list(dups), "duplicate_of": list(dups.values())}, schema=DUPLICATES.arrow_schema()), path)

@@ -88,6 +88,23 @@ def _cpca_baseline(texts: list[str]) -> pd.DataFrame:
 
 
 def score(gold: pd.DataFrame, pred: pd.DataFrame) -> dict[str, Any]:
+    """Each field's accuracy (or precision/recall) on the gold articles, the cpca baseline's, and the disagreements."""
+    merged = _merge_predictions(gold, pred)
+    res: dict[str, Any] = {"articles": len(gold), "missing_predictions": int(merged["article_id"].isna().sum())}
+    res.update(_region_scores(merged))
+    res.update(_agency_scores(merged))
+    res.update(_topic_scores(merged))
+    if "title_gold" in merged.columns:
+        res["title_accuracy"] = float((merged["title_gold"].map(_title_key) == merged["title"].map(_title_key)).mean())
+    res["region_exact"] = _region_exact(merged)
+    res["region_confidence"] = merged["region_confidence"].fillna(0.0).astype(float).tolist()
+    res.update(_date_scores(merged))
+    res["errors"] = _errors(merged)
+    return res
+
+
+def _merge_predictions(gold: pd.DataFrame, pred: pd.DataFrame) -> pd.DataFrame:
+    """Gold rows beside the article predicted for each (gold columns suffixed ``_gold``; none where no article came out)."""
     # A gold row names a record (source_record) for multi-record files, e.g. a slice of the case
     # database holding several digests; without one it refers to the file's only/first record.
     gold = gold.copy()
@@ -100,29 +117,35 @@ def score(gold: pd.DataFrame, pred: pd.DataFrame) -> dict[str, Any]:
     )
     pred["key"] = pred["source_file"] + "#" + pred["source_record"].fillna("")
     pred = pd.concat([pred[pred["source_record"].notna()], first]).drop_duplicates("key")
-    merged = gold.merge(pred.drop(columns=["source_file", "source_record"]), on="key", how="left", suffixes=("_gold", ""))
-    missing = merged["article_id"].isna().sum()
-    res: dict[str, Any] = {"articles": len(gold), "missing_predictions": int(missing)}
-    res["scope_accuracy"] = float((merged["scope_gold"] == merged["scope"]).mean())
+    return gold.merge(pred.drop(columns=["source_file", "source_record"]), on="key", how="left", suffixes=("_gold", ""))
+
+
+def _same(a: pd.Series, b: pd.Series) -> pd.Series:
+    return (a.fillna("") == b.fillna("")).astype(float)
+
+
+def _region_scores(merged: pd.DataFrame) -> dict[str, Any]:
+    """Scope on every article; codes on the local ones with a known province; the cpca baseline on the same."""
+    res: dict[str, Any] = {"scope_accuracy": float((merged["scope_gold"] == merged["scope"]).mean())}
     local = merged[(merged["scope_gold"] == "local") & merged["province_code_gold"].notna()]
     res["local_articles"] = len(local)
-
-    def same(a: pd.Series, b: pd.Series) -> pd.Series:
-        return (a.fillna("") == b.fillna("")).astype(float)
-
-    res["province_accuracy"] = float(same(local["province_code_gold"], local["province_code"]).mean())
-    res["prefecture_accuracy"] = float(same(local["prefecture_code_gold"], local["prefecture_code"]).mean())
-    res["county_accuracy"] = float(same(local["county_code_gold"], local["county_code"]).mean())
+    res["province_accuracy"] = float(_same(local["province_code_gold"], local["province_code"]).mean())
+    res["prefecture_accuracy"] = float(_same(local["prefecture_code_gold"], local["prefecture_code"]).mean())
+    res["county_accuracy"] = float(_same(local["county_code_gold"], local["county_code"]).mean())
     # baseline on the same local articles
     texts = [f"{t or ''} {b or ''}"[:2000] for t, b in zip(local["title"], local["body"], strict=True)]
     base = _cpca_baseline(texts) if texts else pd.DataFrame(columns=["province_code", "prefecture_code"])
-    res["baseline_province_accuracy"] = float(same(local["province_code_gold"].reset_index(drop=True), base["province_code"]).mean())
-    res["baseline_prefecture_accuracy"] = float(same(local["prefecture_code_gold"].reset_index(drop=True), base["prefecture_code"]).mean())
+    res["baseline_province_accuracy"] = float(_same(local["province_code_gold"].reset_index(drop=True), base["province_code"]).mean())
+    res["baseline_prefecture_accuracy"] = float(_same(local["prefecture_code_gold"].reset_index(drop=True), base["prefecture_code"]).mean())
     all_texts = [f"{t or ''} {b or ''}"[:2000] for t, b in zip(merged["title"], merged["body"], strict=True)]
     base_all = _cpca_baseline(all_texts)
     base_scope = base_all["province_code"].map(lambda c: "local" if c else "none")
     res["baseline_scope_accuracy"] = float((merged["scope_gold"].reset_index(drop=True) == base_scope).mean())
+    return res
 
+
+def _agency_scores(merged: pd.DataFrame) -> dict[str, Any]:
+    """Agencies matched on (type, level, jurisdiction): all types, the core three, and per type."""
     overall, core = PRF(), PRF()
     by_type: dict[str, PRF] = {}
     for g, p in zip(merged["agencies_gold"], merged["agencies"], strict=True):
@@ -130,10 +153,11 @@ def score(gold: pd.DataFrame, pred: pd.DataFrame) -> dict[str, Any]:
         core.add(_agency_keys(g, CORE_AGENCY_TYPES), _agency_keys(p, CORE_AGENCY_TYPES))
         for t in {k[0] for k in _agency_keys(g) | _agency_keys(p)}:
             by_type.setdefault(t, PRF()).add(_agency_keys(g, (t,)), _agency_keys(p, (t,)))
-    res["agency_all"] = overall
-    res["agency_core"] = core
-    res["agency_by_type"] = dict(sorted(by_type.items()))
+    return {"agency_all": overall, "agency_core": core, "agency_by_type": dict(sorted(by_type.items()))}
 
+
+def _topic_scores(merged: pd.DataFrame) -> dict[str, Any]:
+    """Topics: micro average, per topic, and the macro-F1 of topics with 3+ gold items."""
     topics: dict[str, PRF] = {}
     micro = PRF()
     for g, p in zip(merged["topics_gold"], merged["topics"], strict=True):
@@ -141,23 +165,19 @@ def score(gold: pd.DataFrame, pred: pd.DataFrame) -> dict[str, Any]:
         micro.add(gs, ps)
         for t in gs | ps:
             topics.setdefault(t, PRF()).add({t} & gs, {t} & ps)
-    res["topic_micro"] = micro
-    res["topics"] = dict(sorted(topics.items()))
-
     macro = [m.f1 for m in topics.values() if m.tp + m.fn >= 3]
-    res["topic_macro"] = sum(macro) / len(macro) if macro else 1.0
-    if "title_gold" in merged.columns:
-        res["title_accuracy"] = float((merged["title_gold"].map(_title_key) == merged["title"].map(_title_key)).mean())
-    res["region_exact"] = _region_exact(merged)
-    res["region_confidence"] = merged["region_confidence"].fillna(0.0).astype(float).tolist()
+    return {"topic_micro": micro, "topics": dict(sorted(topics.items())), "topic_macro": sum(macro) / len(macro) if macro else 1.0}
 
+
+def _date_scores(merged: pd.DataFrame) -> dict[str, float]:
+    """The publication date where the gold states one, and a null date where it states none."""
     dated = merged[merged["published_date"].notna()]
     pred_dates = dated["published_at"].map(lambda x: x.strftime("%Y-%m-%d") if pd.notna(x) else None)
-    res["date_accuracy"] = float((pred_dates == dated["published_date"]).mean()) if len(dated) else 1.0
     undated = merged[merged["published_date"].isna()]
-    res["date_null_accuracy"] = float(undated["published_at"].isna().mean()) if len(undated) else 1.0
-    res["errors"] = _errors(merged)
-    return res
+    return {
+        "date_accuracy": float((pred_dates == dated["published_date"]).mean()) if len(dated) else 1.0,
+        "date_null_accuracy": float(undated["published_at"].isna().mean()) if len(undated) else 1.0,
+    }
 
 
 def _title_key(value: Any) -> str:

@@ -82,63 +82,80 @@ def collect_walk(files: Iterable[InputFile | Run], root: str) -> Walked:
     """
     prefix = root.rstrip("/") + "/"
     chunks: list[pa.Table] = []
-    rows = 0
-    rel_text: list[str] = []  # the rel column's text in row order (rels, or a run's names joined with its prefix)
-    rel_bytes: array[int] = array("q")  # each rel's length in UTF-8 bytes
-    paths: list[bytes | None] = []
-    sizes: array[int] = array("q")
-    mtimes: array[int] = array("q")
-    problems: list[str | None] = []
-    details: list[str | None] = []
     ignored = 0
-
-    def flush() -> None:
-        nonlocal rows, rel_bytes, sizes, mtimes
-        n = len(rel_bytes)
-        order = np.arange(rows, rows + n, dtype=np.int64)
-        chunks.append(pa.Table.from_arrays([_strings(rel_text, rel_bytes), _sparse(paths, pa.binary()), _ints(sizes), _ints(mtimes),
-                                            _sparse(problems, pa.string()), _sparse(details, pa.string()), _ints(order)], schema=WALKED))
-        rows += n
-        for v in (rel_text, paths, problems, details):
-            v.clear()
-        rel_bytes, sizes, mtimes = array("q"), array("q"), array("q")  # new ones: the table holds the old buffers
-
-    # the loop body runs once per input file (or run of files): locals only, no per-file dicts or objects kept
+    cols = _WalkColumns(prefix)
+    add_run, add_file, sizes = cols.add_run, cols.add_file, cols.sizes
+    # the loop runs once per input file (or run of files): no per-file dicts or objects are kept
     for f in files:
         if type(f) is Run:
-            names, at = f.names, f.prefix
-            n = len(names)
-            text = at + at.join(names)  # at + name for each name, in one join
-            rel_text.append(text)
-            if text.isascii():
-                rel_bytes.extend(map(len(at).__add__, map(len, names)))
-            else:
-                rel_bytes.extend(map(len(at.encode()).__add__, map(len, map(str.encode, names))))
-            if f.folder == prefix + at:
-                paths.extend(repeat(None, n))
-            else:
-                paths.extend(os.fsencode(f.folder + name) for name in names)
-            sizes.extend(f.sizes)
-            mtimes.extend(f.mtimes)
-            problems.extend(repeat(None, n))
-            details.extend(repeat(None, n))
+            add_run(f)
+        elif f.problem == "ignored":
+            ignored += 1
+            continue
         else:
-            rel, path, size, mtime, problem, detail = f
-            if problem == "ignored":
-                ignored += 1
-                continue
-            rel_text.append(rel)
-            rel_bytes.append(len(rel) if rel.isascii() else len(rel.encode()))
-            paths.append(None if path == prefix + rel else os.fsencode(path))
-            sizes.append(size)
-            mtimes.append(mtime)
-            problems.append(problem)
-            details.append(detail or None)
-        if len(rel_bytes) >= _CHUNK:
-            flush()
-    if rel_bytes or not chunks:
-        flush()
+            add_file(f)
+        if len(sizes) >= _CHUNK:
+            chunks.append(cols.table())
+            cols = _WalkColumns(prefix, cols.end)  # new buffers: the table holds the old ones
+            add_run, add_file, sizes = cols.add_run, cols.add_file, cols.sizes
+    if len(cols.sizes) or not chunks:
+        chunks.append(cols.table())
     return Walked(pa.concat_tables(chunks).combine_chunks(), ignored, prefix)
+
+
+class _WalkColumns:
+    """A chunk of the walk's WALKED columns as Python buffers, rows from ``first_row`` on."""
+
+    __slots__ = ("details", "first_row", "mtimes", "paths", "prefix", "problems", "rel_bytes", "rel_text", "sizes")
+
+    def __init__(self, prefix: str, first_row: int = 0) -> None:
+        self.prefix = prefix  # root + "/": a file whose path is prefix + rel keeps a null path
+        self.first_row = first_row
+        self.rel_text: list[str] = []  # the rel column's text in row order (rels, or a run's names joined with its prefix)
+        self.rel_bytes: array[int] = array("q")  # each rel's length in UTF-8 bytes
+        self.paths: list[bytes | None] = []
+        self.sizes: array[int] = array("q")
+        self.mtimes: array[int] = array("q")
+        self.problems: list[str | None] = []
+        self.details: list[str | None] = []
+
+    @property
+    def end(self) -> int:
+        """The row after this chunk's last."""
+        return self.first_row + len(self.sizes)
+
+    def add_run(self, run: Run) -> None:
+        names, at = run.names, run.prefix
+        n = len(names)
+        text = at + at.join(names)  # at + name for each name, in one join
+        self.rel_text.append(text)
+        if text.isascii():
+            self.rel_bytes.extend(map(len(at).__add__, map(len, names)))
+        else:
+            self.rel_bytes.extend(map(len(at.encode()).__add__, map(len, map(str.encode, names))))
+        if run.folder == self.prefix + at:
+            self.paths.extend(repeat(None, n))
+        else:
+            self.paths.extend(os.fsencode(run.folder + name) for name in names)
+        self.sizes.extend(run.sizes)
+        self.mtimes.extend(run.mtimes)
+        self.problems.extend(repeat(None, n))
+        self.details.extend(repeat(None, n))
+
+    def add_file(self, f: InputFile) -> None:
+        rel, path, size, mtime, problem, detail = f
+        self.rel_text.append(rel)
+        self.rel_bytes.append(len(rel) if rel.isascii() else len(rel.encode()))
+        self.paths.append(None if path == self.prefix + rel else os.fsencode(path))
+        self.sizes.append(size)
+        self.mtimes.append(mtime)
+        self.problems.append(problem)
+        self.details.append(detail or None)
+
+    def table(self) -> pa.Table:
+        order = np.arange(self.first_row, self.end, dtype=np.int64)
+        return pa.Table.from_arrays([_strings(self.rel_text, self.rel_bytes), _sparse(self.paths, pa.binary()), _ints(self.sizes), _ints(self.mtimes),
+                                     _sparse(self.problems, pa.string()), _sparse(self.details, pa.string()), _ints(order)], schema=WALKED)
 
 
 @dataclass
@@ -208,7 +225,8 @@ def merge_manifest(old: pa.Table, new_rows: list[pa.Table], drop: Iterable[str],
         olds = pa.array(list(renamed), pa.string())
         at = pc.index_in(merged["part_id"], value_set=olds)
         replaced = pc.take(pa.array(list(renamed.values()), pa.string()), at)
-        merged = merged.set_column(merged.schema.get_field_index("part_id"), "part_id", pc.coalesce(replaced, merged["part_id"]))
+        at_part = merged.schema.get_field_index("part_id")  # the field, not its name: keeps its description
+        merged = merged.set_column(at_part, merged.schema.field(at_part), pc.coalesce(replaced, merged["part_id"]))
     return merged.sort_by("source_file")
 
 

@@ -103,9 +103,76 @@ class Table:
     def empty(self) -> pa.Table:
         return self.arrow_schema().empty_table()
 
+    def enforce(self, table: pa.Table) -> pa.Table:
+        """``table`` exactly as this table is declared, or ``SchemaError``: the check of every Parquet write.
+
+        In the spirit of PUDL's ``enforce_schema``: the declared columns in the declared order, with
+        their types and descriptions. A column of another type is cast only where the cast loses
+        nothing (see ``_lossless``; values that do not fit fail it). Unlike ``conform``, which reads
+        older files, nothing is made up: a missing column, an undeclared one, a type that needs a
+        lossy cast and a null in a required column are errors naming the table and the column.
+        """
+        schema = self.arrow_schema()
+        if table.schema.equals(schema, check_metadata=True):
+            return table  # what every writer of the pipeline hands in: no copy, no cast
+        undeclared = [n for n in table.column_names if n not in self.column_index]
+        if undeclared:
+            raise SchemaError(f"{self.name}: columns {undeclared} are not declared in pipelines/schema.py")
+        out = []
+        for col in self.columns:
+            if col.name not in table.column_names:
+                raise SchemaError(f"{self.name}.{col.name}: missing (declared {col.type})")
+            arr = table.column(col.name)
+            if arr.type != col.type:
+                arr = _lossless(arr, col.type, f"{self.name}.{col.name}")
+            if not col.nullable and arr.null_count:
+                raise SchemaError(f"{self.name}.{col.name}: {arr.null_count} nulls in a required column")
+            out.append(arr)
+        return pa.Table.from_arrays(out, schema=schema)
+
 
 class SchemaError(ValueError):
     pass
+
+
+def _family(type_: pa.DataType) -> str | None:
+    """What a scalar type's values are, whatever their width: a cast within a family keeps their meaning."""
+    t = pa.types
+    for name, test in (("integer", t.is_integer), ("text", t.is_string), ("text", t.is_large_string),
+                       ("bytes", t.is_binary), ("bytes", t.is_large_binary), ("boolean", t.is_boolean)):
+        if test(type_):
+            return name
+    return None
+
+
+def _same_kind(have: pa.DataType, want: pa.DataType) -> bool:
+    """A cast from ``have`` to ``want`` keeps every value's meaning (only a width or a nesting name changes)."""
+    t = pa.types
+    if have == want or t.is_null(have):
+        return True
+    if t.is_dictionary(have):
+        return _same_kind(have.value_type, want)
+    if t.is_timestamp(want):  # a naive or other-zone timestamp would be read as another instant
+        return t.is_timestamp(have) and have.tz == want.tz
+    if t.is_list(want) or t.is_large_list(want):  # Parquet gives list<item: T> back as list<element: T>
+        return (t.is_list(have) or t.is_large_list(have)) and _same_kind(have.value_type, want.value_type)
+    if t.is_struct(want):
+        return (t.is_struct(have) and [f.name for f in have] == [f.name for f in want]
+                and all(_same_kind(h.type, w.type) for h, w in zip(have, want, strict=True)))
+    if t.is_floating(want):  # a narrower float rounds: only widening (an integer that does not fit fails the cast)
+        return t.is_floating(have) and have.bit_width <= want.bit_width
+    return _family(want) is not None and _family(have) == _family(want)
+
+
+def _lossless(column: pa.ChunkedArray, want: pa.DataType, where: str) -> pa.ChunkedArray:
+    """``column`` cast to ``want`` where no value changes: the same kind of type, and values that fit."""
+    if not _same_kind(column.type, want):
+        raise SchemaError(f"{where}: is {column.type}, declared {want}")
+    try:
+        cast = column.cast(want, safe=True)  # safe: an integer that overflows or a time cut to a coarser unit fails
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise SchemaError(f"{where}: cannot cast {column.type} to {want} without losing values: {exc}") from exc
+    return cast
 
 
 _STR = pa.string()

@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.errors import DatasetError
+from pipelines.schema import DUPLICATES, PARSED, REJECTS, Table
 
 PUBLIC_ENTRIES = ("articles", "rejects", "agency_mentions", "aggregates", "search", "datapackage.json", "README.md", "manifest.json")
 
@@ -112,13 +113,11 @@ class Store:
     # --- writing ------------------------------------------------------------------------------
     @staticmethod
     def write_table(table: pa.Table, path: Path) -> None:
-        """Write a Parquet file atomically (temp name, fsync, rename)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        pq.write_table(table, tmp, compression="zstd", row_group_size=64 * 1024)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        """Write ``table`` as it is, unchecked. Only for the callers not yet moved to ``write_parquet``
+        (label/phase.py, publish/snapshot.py); tests/test_schema_writes.py lets no other module call it."""
+        out = _AtomicParquet(path, table.schema)
+        out.write(table)
+        out.close()
 
     def new_snapshot(self) -> Path:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
@@ -193,18 +192,82 @@ class Store:
                     f.unlink(missing_ok=True)
 
 
-class PartWriter:
-    """Write a part file in row groups as rows arrive (bounded memory), atomically like ``Store.write_table``."""
+class _AtomicParquet:
+    """A Parquet file that appears whole or not at all: written under a temporary name, fsync'ed, renamed."""
 
-    def __init__(self, table: Any, path: Path, flush_rows: int = 20_000, flush_chars: int = 64 << 20) -> None:
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.path = path
+        self.schema = schema
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.writer: pq.ParquetWriter | None = None
+
+    def write(self, table: pa.Table) -> None:
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
+        self.writer.write_table(table, row_group_size=64 * 1024)
+
+    def close(self) -> None:
+        if self.writer is None:
+            self.write(self.schema.empty_table())  # a file with no rows still has its columns
+        assert self.writer is not None
+        self.writer.close()
+        with open(self.tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+class TableWriter:
+    """The one way the pipeline writes Parquet: each piece is first made to match its declared table.
+
+    ``declared.enforce`` (pipelines/schema.py) puts the columns in their declared order and types (with
+    their descriptions as field metadata) or raises ``SchemaError`` naming the table and the column; the
+    file is written atomically. Pieces become row groups as they come, so a part is written in bounded
+    memory; ``write_parquet`` writes a whole table at once.
+    """
+
+    def __init__(self, declared: Table, path: Path) -> None:
+        self.declared = declared
+        self.file = _AtomicParquet(path, declared.arrow_schema())
+
+    def write(self, table: pa.Table) -> None:
+        self.file.write(self.declared.enforce(table))
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.file.abort()  # nothing half-written is left under the real name
+
+
+def write_parquet(declared: Table, table: pa.Table, path: Path) -> None:
+    """Write ``table`` to ``path`` as the table ``declared`` in pipelines/schema.py (see ``TableWriter``)."""
+    with TableWriter(declared, path) as out:
+        out.write(table)
+
+
+class PartWriter:
+    """Write a part file in row groups as rows arrive (bounded memory), through a ``TableWriter``."""
+
+    def __init__(self, table: Table, path: Path, flush_rows: int = 20_000, flush_chars: int = 64 << 20) -> None:
         self.table = table
         self.path = path
-        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.out = TableWriter(table, path)
         self.rows: list[dict[str, Any]] = []
         self.chars = 0
         self.flush_rows = flush_rows
         self.flush_chars = flush_chars
-        self.writer: pq.ParquetWriter | None = None
 
     def add(self, row: dict[str, Any], chars: int = 0) -> None:
         self.rows.append(row)
@@ -215,30 +278,23 @@ class PartWriter:
     def _flush(self) -> None:
         if not self.rows:
             return
-        tbl = self.table.from_records(self.rows)
-        if self.writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.writer = pq.ParquetWriter(self.tmp, tbl.schema, compression="zstd")
-        self.writer.write_table(tbl, row_group_size=64 * 1024)
+        self.out.write(self.table.from_records(self.rows))
         self.rows = []
         self.chars = 0
 
     def close(self) -> None:
         self._flush()
-        if self.writer is None:
-            Store.write_table(self.table.empty(), self.path)
-            return
-        self.writer.close()
-        with open(self.tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(self.tmp, self.path)
+        self.out.close()
 
+
+# the work store's part files of each kind, and the table each is declared as
+PART_TABLES: dict[str, Table] = {"parsed": PARSED, "rejects": REJECTS, "dups": DUPLICATES}
 
 
 def drop_files_from_part(store: Store, pid: str, drop: set[str], new_id: bool = False) -> str:
     """Rewrite a part's parsed/rejects/dups files without the rows of ``drop`` files."""
     target = stable_digest(pid, "minus", *sorted(drop)) if new_id else pid
-    for kind in ("parsed", "rejects", "dups"):
+    for kind, declared in PART_TABLES.items():
         src = store.parts / f"{pid}.{kind}.parquet"
         if not src.exists():
             continue
@@ -249,6 +305,6 @@ def drop_files_from_part(store: Store, pid: str, drop: set[str], new_id: bool = 
                 table = table.filter(pc.is_in(table.column("article_id"), parsed.column("article_id")))
         else:
             table = table.filter(pc.invert(pc.is_in(table.column("source_file"), pa.array(sorted(drop)))))
-        Store.write_table(table, store.parts / f"{target}.{kind}.parquet")
+        write_parquet(declared, table, store.parts / f"{target}.{kind}.parquet")
     return target
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
+
+from pipelines.parse.datafile import load_toml, string_lists
 
 DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "boilerplate.toml"
 _CJK_NAME = r"[\u4e00-\u9fff·]{2,4}"
@@ -86,11 +87,10 @@ def _reporter_re(words: tuple[str, ...]) -> re.Pattern[str]:
 
 @lru_cache(maxsize=4)
 def load_boilerplate(path: Path = DATA_FILE) -> Boilerplate:
-    with open(path, "rb") as fh:
-        raw = tomllib.load(fh)
+    lists = string_lists(load_toml(path), path, ("stop_lines", "drop_lines", "byline_marks", "reporter_words"))
     return Boilerplate(
-        stop_lines=frozenset(raw.get("stop_lines", [])),
-        drop_lines=frozenset(raw.get("drop_lines", [])),
-        byline_marks=tuple(raw.get("byline_marks", [])),
-        reporter_words=tuple(raw.get("reporter_words", [])),
+        stop_lines=frozenset(lists["stop_lines"]),
+        drop_lines=frozenset(lists["drop_lines"]),
+        byline_marks=lists["byline_marks"],
+        reporter_words=lists["reporter_words"],
     )

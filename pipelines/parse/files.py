@@ -19,7 +19,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -227,43 +227,53 @@ def _whole_file_reject(ctx: _Ctx, reason: str, detail: str, fmt: str | None = No
 
 
 def _formats(stream: Stream, name: str, ctx: _Ctx, in_gzip: bool, transcoder: Transcoder | None = None) -> Iterator[Item]:
-    head = stream.peek(HEAD)
-    kind = sniff_bytes(head, name)
-    limits = ctx.limits
-    if kind in ("sogou_xml", "jsonl", "csv"):
+    """Read the file as the format its first bytes show: record by record, or as one document."""
+    kind = sniff_bytes(stream.peek(HEAD), name)
+    if kind in _RECORD_READERS:
         ctx.fmt = kind
-        records = {"sogou_xml": _sogou_records, "jsonl": _jsonl_records, "csv": _csv_records}[kind](stream, ctx)
-        yield from _records(records, kind, ctx)
+        yield from _records(_RECORD_READERS[kind](stream, ctx), kind, ctx)
         return
-    # one document (or a JSON document): hold it, up to the document limit
+    data = yield from _held_document(stream, kind, ctx, in_gzip)
+    if data is None:
+        return
+    decoded = decode_bytes(data)
+    if transcoder is not None:
+        decoded = Decoded(decoded.text, "utf-16", decoded.text.count("\ufffd"))
+    if decoded.errors > max(20, len(decoded.text) // 20):
+        yield _rej("undecodable", f"{decoded.errors} undecodable byte sequences as {decoded.encoding}", size=ctx.size)
+        return
+    yield from _document_articles(decoded.text, kind, ctx, decoded.errors > 0)
+
+
+def _held_document(stream: Stream, kind: str, ctx: _Ctx, in_gzip: bool) -> Generator[Item, None, bytes | None]:
+    """The bytes of a one-document file, up to the document limit; None when it was rejected (or,
+    for a JSON array over the limit, read record by record instead)."""
+    limits = ctx.limits
     if ctx.size is not None and not in_gzip and ctx.size > limits.max_document_bytes and kind != "json":
         yield _rej("document_too_large", f"one {kind} document of {ctx.size} bytes is over the {limits.max_document_bytes}-byte document limit; "
                    "split it, or use a multi-record format (JSON Lines, CSV, WARC), which is streamed", fmt=kind, size=ctx.size)
-        return
+        return None
     data = stream.read_upto(limits.max_document_bytes + 1)
     if len(data) > limits.max_document_bytes:
         if kind == "json" and data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"[":
             stream.unread(data)
             ctx.fmt = "json"
             yield from _records(_json_array_stream(stream, ctx), "json", ctx)
-            return
+            return None
         yield from _whole_file_reject(ctx, "document_too_large", f"one {kind} document is over the {limits.max_document_bytes}-byte document limit "
                                       "(a JSON file over it must be a top-level array, which is streamed)", fmt=kind)
-        return
+        return None
     if damage := ctx.damage():
         yield _rej("corrupt_archive", damage, fmt=kind, size=ctx.size)
-        return
+        return None
     if not data.strip():
         yield _rej("empty_file", "file holds only whitespace", size=ctx.size)
-        return
-    decoded = decode_bytes(data)
-    if transcoder is not None:
-        decoded = Decoded(decoded.text, "utf-16", decoded.text.count("\ufffd"))
-    text = decoded.text
-    if decoded.errors > max(20, len(text) // 20):
-        yield _rej("undecodable", f"{decoded.errors} undecodable byte sequences as {decoded.encoding}", size=ctx.size)
-        return
-    mojibake = decoded.errors > 0
+        return None
+    return data
+
+
+def _document_articles(text: str, kind: str, ctx: _Ctx, mojibake: bool) -> Iterator[Item]:
+    """The articles of one decoded document: a JSON document's records, an HTML page, or a text."""
     if kind == "json":
         ctx.fmt = "json"
         yield from _records(_json_document(text, ctx), "json", ctx, mojibake)
@@ -412,71 +422,91 @@ def _json_document(text: str, ctx: _Ctx) -> Iterator[RawRecord]:
 def _json_array_stream(stream: Stream, ctx: _Ctx) -> Iterator[RawRecord]:
     """Elements of a top-level JSON array too big to hold, decoded one at a time."""
     limit = ctx.limits.max_document_bytes
-    encoding = decode_bytes(stream.peek(HEAD)).encoding
-    dec = codecs.getincrementaldecoder("gb18030" if encoding == "gb18030" else "utf-8")(errors="replace")
-    decoder = json.JSONDecoder()
-    buf = ""
-    pos = 0
-    ended = False
-
-    def more() -> bool:
-        nonlocal buf, pos, ended
-        if ended:
-            return False
-        chunk = stream.read_chunk()
-        if not chunk:
-            ended = True
-            buf = buf[pos:] + dec.decode(b"", final=True)
-        else:
-            buf = buf[pos:] + dec.decode(chunk)
-        pos = 0
-        return True
-
-    def skip_ws() -> str:
-        nonlocal pos
-        while True:
-            while pos < len(buf) and buf[pos] in " \t\r\n\ufeff":
-                pos += 1
-            if pos < len(buf):
-                return buf[pos]
-            if not more():
-                return ""
-
-    if skip_ws() != "[":
+    text = _ArrayText(stream)
+    if text.next_char() != "[":
         raise Reject("bad_record", "a JSON file over the document limit must be a top-level array")
-    pos += 1
+    text.pos += 1
     i = 0
     while True:
-        ch = skip_ws()
+        ch = text.next_char()
         if ch == "]":
             return
         if not ch:
             yield str(i), Reject("bad_record", f"the JSON array is cut short after element {i}"), False, None
             return
-        while True:
-            try:
-                value, end = decoder.raw_decode(buf, pos)
-                if end < len(buf) or ended:
-                    break
-            except ValueError as exc:  # JSONDecodeError, or an integer over Python's digit limit
-                if not isinstance(exc, json.JSONDecodeError) or ended or len(buf) - pos > limit:
-                    what = f"element {i} is over the {limit}-byte document limit" if len(buf) - pos > limit else f"invalid JSON in element {i}: {exc}"
-                    yield str(i), Reject("document_too_large" if len(buf) - pos > limit else "bad_record", what + "; the rest of the array was not read"), False, None
-                    return
-            except RecursionError:
-                yield str(i), Reject("bad_record", f"element {i} is nested too deeply; the rest of the array was not read"), False, None
-                return
-            more()
-        size = end - pos
-        pos = end
+        got = text.element(i, limit)
+        if isinstance(got, Reject):
+            yield str(i), got, False, None
+            return
+        value, size = got
         yield str(i), value, False, size
         i += 1
-        sep = skip_ws()
+        sep = text.next_char()
         if sep == ",":
-            pos += 1
+            text.pos += 1
         elif sep != "]":
             yield str(i), Reject("bad_record", f"expected ',' or ']' after element {i - 1}; the rest of the array was not read"), False, None
             return
+
+
+class _ArrayText:
+    """The text of a streamed JSON array, decoded chunk by chunk; ``buf[pos:]`` is what is not read yet."""
+
+    def __init__(self, stream: Stream) -> None:
+        encoding = decode_bytes(stream.peek(HEAD)).encoding
+        self.stream = stream
+        self.dec = codecs.getincrementaldecoder("gb18030" if encoding == "gb18030" else "utf-8")(errors="replace")
+        self.decoder = json.JSONDecoder()
+        self.buf = ""
+        self.pos = 0
+        self.ended = False
+
+    def more(self) -> bool:
+        """Decode the next chunk onto what is not read yet; False once the stream had ended."""
+        if self.ended:
+            return False
+        chunk = self.stream.read_chunk()
+        if not chunk:
+            self.ended = True
+            self.buf = self.buf[self.pos :] + self.dec.decode(b"", final=True)
+        else:
+            self.buf = self.buf[self.pos :] + self.dec.decode(chunk)
+        self.pos = 0
+        return True
+
+    def next_char(self) -> str:
+        """The next character that is not white space, left unread ('' at the end of the stream)."""
+        while True:
+            buf, pos = self.buf, self.pos
+            while pos < len(buf) and buf[pos] in " \t\r\n\ufeff":
+                pos += 1
+            self.pos = pos
+            if pos < len(buf):
+                return buf[pos]
+            if not self.more():
+                return ""
+
+    def element(self, i: int, limit: int) -> tuple[Any, int] | Reject:
+        """Element ``i``, which starts at ``pos``, and its size in characters; reads on until it is whole.
+
+        A Reject ends the array: invalid JSON, nesting too deep, or an element over ``limit``.
+        """
+        while True:
+            try:
+                value, end = self.decoder.raw_decode(self.buf, self.pos)
+                if end < len(self.buf) or self.ended:  # a value that ends where the text does may go on (a number)
+                    break
+            except ValueError as exc:  # JSONDecodeError, or an integer over Python's digit limit
+                too_big = len(self.buf) - self.pos > limit
+                if not isinstance(exc, json.JSONDecodeError) or self.ended or too_big:
+                    what = f"element {i} is over the {limit}-byte document limit" if too_big else f"invalid JSON in element {i}: {exc}"
+                    return Reject("document_too_large" if too_big else "bad_record", what + "; the rest of the array was not read")
+            except RecursionError:
+                return Reject("bad_record", f"element {i} is nested too deeply; the rest of the array was not read")
+            self.more()
+        size = end - self.pos
+        self.pos = end
+        return value, size
 
 
 def _csv_records(stream: Stream, ctx: _Ctx) -> Iterator[RawRecord]:
@@ -560,6 +590,10 @@ def _sogou_records(stream: Stream, ctx: _Ctx) -> Iterator[RawRecord]:
             return
 
 
+# the multi-record formats sniff_bytes names, each with its reader
+_RECORD_READERS: dict[str, Callable[[Stream, _Ctx], Iterator[RawRecord]]] = {"sogou_xml": _sogou_records, "jsonl": _jsonl_records, "csv": _csv_records}
+
+
 # --- WARC / WET ------------------------------------------------------------------------------------
 
 
@@ -574,23 +608,23 @@ def _warc(stream: Stream, gz: Gunzip | None, name: str, ctx: _Ctx) -> Iterator[I
         if isinstance(item, Reject):
             yield _rej(item.reason, item.detail, record=rid, fmt=fmt)
             continue
-        size = len(item["data"])
-        if looks_binary(item["data"]):
-            yield _rej("binary_file", f"the payload of {item['url']} is not text ({item['data'][:8192].count(0)} NUL bytes in its first 8 KiB)", record=rid, fmt=fmt, size=size)
+        size = len(item.data)
+        if looks_binary(item.data):
+            yield _rej("binary_file", f"the payload of {item.url} is not text ({item.data[:8192].count(0)} NUL bytes in its first 8 KiB)", record=rid, fmt=fmt, size=size)
             continue
-        decoded = decode_bytes(item["data"], item["charset"])
+        decoded = decode_bytes(item.data, item.charset)
         if decoded.errors > max(20, len(decoded.text) // 20):
             yield _rej("undecodable", f"{decoded.errors} undecodable byte sequences", record=rid, fmt=fmt, size=size)
             continue
         try:
-            if item["kind"] == "html":
-                rec = parse_html(decoded.text, url_hint=item["url"], date_hint=item["warc_date"])
+            if item.kind == "html":
+                rec = parse_html(decoded.text, url_hint=item.url, date_hint=item.warc_date)
             else:
                 rec = parse_plain_text(decoded.text)
-                rec["url"] = item["url"] or rec.get("url")
+                rec["url"] = item.url or rec.get("url")
                 rec["site"] = site_of(rec["url"])
-                if rec.get("published_at") is None and item["warc_date"] is not None:
-                    rec["published_at"], rec["published_at_source"] = item["warc_date"], "warc_date"
+                if rec.get("published_at") is None and item.warc_date is not None:
+                    rec["published_at"], rec["published_at_source"] = item.warc_date, "warc_date"
             if not rec.get("outlet"):
                 rec["outlet"] = outlet_for_site(rec.get("site"))
         except (HtmlTooDeep, RecursionError) as exc:

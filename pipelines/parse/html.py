@@ -108,73 +108,90 @@ def parse_html(html: str, url_hint: str | None = None, date_hint: datetime | Non
         raise HtmlTooDeep(f"HTML block elements nested {depth} deep (limit {MAX_BLOCK_DEPTH}); a page nested this deep is not an article")
     # one DOM for metadata and body: the body extractor reads it after the metadata (it prunes it)
     tree = LexborHTMLParser(html)
-    rec: dict[str, Any] = {}
     metas = _metas(tree)
     url = url_hint or _canonical(tree, metas)
-    rec["url"] = url
-    rec["site"] = site_of(url)
-    page_title = _best_title(tree, metas, None)
-    rec["title"] = normalise_title(page_title)
+    rec: dict[str, Any] = {"url": url, "site": site_of(url), "title": normalise_title(_best_title(tree, metas, None))}
     visible = clean_line(tree.body.text(separator=" ")) if tree.body is not None else ""
-    # date: meta tags, then a 发布时间 label in the page, then the date under the headline, then the URL
-    dt = parse_any(_meta(metas, _META_DATE))
-    source = "meta"
-    if dt is None and (m := _PUBTIME_TEXT.search(visible)):
-        dt, source = find_date(m.group("d"))[0], "page_text"
-    if dt is None and rec["title"] and (pos := visible.rfind(rec["title"][:20])) >= 0:
-        # CMS pages print the date right under the headline, often unlabelled ("2011年10月08 来源:")
-        dt, source = find_date(visible[pos : pos + len(rec["title"]) + 160])[0], "page_text"
-    # the headline's words may come back in the body (rfind above lands there) or the <h1> may hold
-    # line breaks the normalised title does not: look again from its first place, whitespace squeezed
-    squeezed = " ".join(visible.split()) if dt is None else visible
-    if dt is None and rec["title"] and (pos := squeezed.find(rec["title"][:20])) >= 0:
-        dt, source = find_date(squeezed[pos : pos + len(rec["title"]) + 160])[0], "page_text"
-
-    doc = None
-    if extractor == "fast":
-        got = extract_main_text(tree, html)
-        lines = got.lines
-        if got.doubtful:
-            doc = _trafilatura(html, url_hint)
-            if doc is not None and len(doc.text or "") > got.chars:
-                lines = (doc.text or "").split("\n")
-    else:
-        doc = _trafilatura(html, url_hint)
-        lines = ((doc.text if doc is not None else None) or "").split("\n")
+    dt, source, squeezed = _date_in_page(metas, visible, rec["title"])
+    lines, doc = _body_lines(tree, html, url_hint, extractor)
     if rec["url"] is None and doc is not None and doc.url:
         rec["url"] = doc.url
         rec["site"] = site_of(doc.url)
     if rec["title"] is None and doc is not None and doc.title:
         rec["title"] = normalise_title(_best_title(tree, metas, doc.title))
-
-    if dt is None and doc is not None and doc.date:
-        dt, source = parse_any(doc.date), "extractor"
-    if dt is None and (found := parse_any(_meta(metas, _META_MODIFIED))) is not None:
-        dt, source = found, "meta"  # a last-modified stamp beats guessing from the text
-    if dt is None and (found := _date_near_top(squeezed, lines)) is not None:
-        dt, source = found, "page_text"
-    if dt is None and (found := date_from_url(url)) is not None:
-        dt, source = found, "url_path"
-    if dt is None and date_hint is not None:
-        dt, source = date_hint, "warc_date"
+    if dt is None:
+        dt, source = _date_elsewhere(doc, metas, squeezed, lines, url, date_hint)
     rec["published_at"] = dt
     rec["published_at_source"] = source if dt is not None else None
-
-    outlet = None
-    if (m := _SOURCE_TEXT.search(visible)) and not m.group("o").startswith(_NOT_OUTLET):
-        outlet = m.group("o")
+    source_line = m.group("o") if (m := _SOURCE_TEXT.search(visible)) and not m.group("o").startswith(_NOT_OUTLET) else None
     lines = _drop_tail_furniture(_drop_head_furniture(lines, rec["title"]))
+    rec["outlet"] = _outlet(source_line, lines, metas)
+    body, byline = finish_body(lines)
+    rec["body"] = body
+    rec["byline"] = byline
+    return rec
+
+
+def _date_in_page(metas: dict[tuple[str, str], str], visible: str, title: str | None) -> tuple[datetime | None, str, str]:
+    """The date the page states: meta tags, then a 发布时间 label, then the date under the headline.
+
+    Returns (date, its source, the visible text with whitespace squeezed where that was needed to look).
+    """
+    dt = parse_any(_meta(metas, _META_DATE))
+    source = "meta"
+    if dt is None and (m := _PUBTIME_TEXT.search(visible)):
+        dt, source = find_date(m.group("d"))[0], "page_text"
+    if dt is None and title and (pos := visible.rfind(title[:20])) >= 0:
+        # CMS pages print the date right under the headline, often unlabelled ("2011年10月08 来源:")
+        dt, source = find_date(visible[pos : pos + len(title) + 160])[0], "page_text"
+    # the headline's words may come back in the body (rfind above lands there) or the <h1> may hold
+    # line breaks the normalised title does not: look again from its first place, whitespace squeezed
+    squeezed = " ".join(visible.split()) if dt is None else visible
+    if dt is None and title and (pos := squeezed.find(title[:20])) >= 0:
+        dt, source = find_date(squeezed[pos : pos + len(title) + 160])[0], "page_text"
+    return dt, source, squeezed
+
+
+def _body_lines(tree: LexborHTMLParser, html: str, url_hint: str | None, extractor: str) -> tuple[list[str], Any]:
+    """The main text's lines, and trafilatura's document where it was run (None otherwise)."""
+    if extractor != "fast":
+        doc = _trafilatura(html, url_hint)
+        return ((doc.text if doc is not None else None) or "").split("\n"), doc
+    got = extract_main_text(tree, html)
+    if not got.doubtful:
+        return got.lines, None
+    doc = _trafilatura(html, url_hint)
+    if doc is not None and len(doc.text or "") > got.chars:
+        return (doc.text or "").split("\n"), doc
+    return got.lines, doc
+
+
+def _date_elsewhere(doc: Any, metas: dict[tuple[str, str], str], squeezed: str, lines: list[str], url: str | None,
+                    date_hint: datetime | None) -> tuple[datetime | None, str]:
+    """A date the page does not state outright, from the likeliest signal to the least."""
+    if doc is not None and doc.date and (found := parse_any(doc.date)) is not None:
+        return found, "extractor"
+    if (found := parse_any(_meta(metas, _META_MODIFIED))) is not None:
+        return found, "meta"  # a last-modified stamp beats guessing from the text
+    if (found := _date_near_top(squeezed, lines)) is not None:
+        return found, "page_text"
+    if (found := date_from_url(url)) is not None:
+        return found, "url_path"
+    if date_hint is not None:
+        return date_hint, "warc_date"
+    return None, ""
+
+
+def _outlet(source_line: str | None, lines: list[str], metas: dict[tuple[str, str], str]) -> str | None:
+    """Who published the story: a 来源: label in the page, the body's "…讯" opening, else the meta tags."""
+    outlet = source_line
     first = clean_line(lines[0]) if lines else ""
     if outlet is None and (m := _BAO_XUN.match(first)):
         # "每日甘肃网-科技鑫报讯" names the outlet that wrote the story
         outlet = m.group("o2") or m.group("o")
     if outlet is None:
         outlet = _meta(metas, _META_OUTLET)
-    rec["outlet"] = clean_line(outlet) if outlet else None
-    body, byline = finish_body(lines)
-    rec["body"] = body
-    rec["byline"] = byline
-    return rec
+    return clean_line(outlet) if outlet else None
 
 
 def _trafilatura(html: str, url: str | None) -> Any:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 # removed with their content before scoring: never article text
 _JUNK_TAGS = ["script", "style", "noscript", "iframe", "select", "textarea", "button", "svg", "nav", "footer", "aside", "template", "object", "head", "video", "audio"]
@@ -61,6 +61,24 @@ def extract_main_text(tree: LexborHTMLParser, source: str | None = None) -> Extr
     root = tree.body
     if root is None:
         return Extracted([], 0, 0.0, True)
+    _remove_furniture(tree, root, source)
+    blocks = _credit_text(root)
+    score = _container_scores(blocks)
+    if not score:
+        return Extracted([], 0, 0.0, True)
+    total, linked = _subtree_text(blocks)
+
+    def penalised(node_id: int) -> float:  # a container that is mostly links is a menu
+        return score[node_id] * (1 - linked.get(node_id, 0) / max(total.get(node_id, 1), 1))
+
+    best = max(score, key=penalised)
+    lines, chars = _lines_inside(blocks, best)
+    density = linked.get(best, 0) / max(total.get(best, 1), 1)
+    return Extracted(lines, chars, density, chars < 80 or density > 0.5)
+
+
+def _remove_furniture(tree: LexborHTMLParser, root: LexborNode, source: str | None) -> None:
+    """Drop scripts, menus, footers and the elements whose class or id names furniture."""
     tree.strip_tags(_JUNK_TAGS)
     try:
         selector = _junk_selector(source)
@@ -71,10 +89,28 @@ def extract_main_text(tree: LexborHTMLParser, source: str | None = None) -> Extr
     except Exception:  # a selector lexbor rejects must not lose the page
         pass
 
+
+@dataclass(slots=True)
+class _Blocks:
+    """The page's text credited to its blocks; nodes are named by their lexbor ``mem_id``."""
+
+    root: int
+    parent: dict[int, int]  # element → its parent element
+    # (block, line number within the block) → [text pieces, characters of them inside links], in document order
+    lines: dict[tuple[int, int], list]
+    text: dict[int, int]  # block → characters of text
+    link: dict[int, int]  # block → characters of text inside links
+    punct: dict[int, int]  # block → commas and full stops outside links
+
+
+def _credit_text(root: LexborNode) -> _Blocks:
+    """One pass over the DOM: each text node goes to the current line of its nearest block element.
+
+    Kept as one loop with local dicts: it runs once per node of every HTML page of a build.
+    """
     parent: dict[int, int] = {}
     block_of: dict[int, int] = {}
     in_link: dict[int, bool] = {}
-    # (block id, line number within the block) -> [text pieces, link chars]
     lines: dict[tuple[int, int], list] = {}
     line_no: dict[int, int] = {}
     block_text: dict[int, int] = {}
@@ -122,14 +158,18 @@ def extract_main_text(tree: LexborHTMLParser, source: str | None = None) -> Extr
             # a block inside a block ends the enclosing block's current line
             outer = block_of.get(pid, rid)
             line_no[outer] = line_no.get(outer, 0) + 1
+    return _Blocks(rid, parent, lines, block_text, block_link, block_punct)
 
-    # readability-style propagation of each block's prose score to its ancestors
+
+def _container_scores(blocks: _Blocks) -> dict[int, float]:
+    """Readability-style: each block's prose score, passed up to its ancestors with decay."""
+    parent, rid = blocks.parent, blocks.root
     score: dict[int, float] = {}
-    for block, n in block_text.items():
-        prose = n - block_link.get(block, 0)
+    for block, n in blocks.text.items():
+        prose = n - blocks.link.get(block, 0)
         if prose < _MIN_LINE_SCORE:
             continue
-        s = 1.0 + block_punct.get(block, 0) + min(prose / 100, 3.0)
+        s = 1.0 + blocks.punct.get(block, 0) + min(prose / 100, 3.0)
         # the block that holds the text competes too (a <td> of <br>-separated lines is its own container)
         score[block] = score.get(block, 0.0) + s / 2
         node_id = block
@@ -138,32 +178,34 @@ def extract_main_text(tree: LexborHTMLParser, source: str | None = None) -> Extr
                 break
             node_id = parent[node_id]
             score[node_id] = score.get(node_id, 0.0) + s / _DIVIDER[level]
-    if not score:
-        return Extracted([], 0, 0.0, True)
+    return score
 
-    # text and link totals per subtree, for the link-density penalty
+
+def _subtree_text(blocks: _Blocks) -> tuple[dict[int, int], dict[int, int]]:
+    """Characters of text, and of link text, under each element (for the link-density penalty)."""
+    parent, rid = blocks.parent, blocks.root
     total: dict[int, int] = {}
     linked: dict[int, int] = {}
-    for block, n in block_text.items():
+    for block, n in blocks.text.items():
         node_id = block
-        ln = block_link.get(block, 0)
+        ln = blocks.link.get(block, 0)
         while True:
             total[node_id] = total.get(node_id, 0) + n
             linked[node_id] = linked.get(node_id, 0) + ln
             if node_id == rid or node_id not in parent:
                 break
             node_id = parent[node_id]
+    return total, linked
 
-    def final(node_id: int) -> float:
-        return score[node_id] * (1 - linked.get(node_id, 0) / max(total.get(node_id, 1), 1))
 
-    best = max(score, key=final)
-    # the lines under the chosen container, in document order
+def _lines_inside(blocks: _Blocks, best: int) -> tuple[list[str], int]:
+    """The text lines under the chosen container in document order, without link lists, rules and repeats; and their characters."""
+    parent, rid = blocks.parent, blocks.root
     inside: set[int] = {best}
     out: list[str] = []
     seen: set[str] = set()
     chars = 0
-    for (block, _), (pieces, link_chars) in lines.items():
+    for (block, _), (pieces, link_chars) in blocks.lines.items():
         if block not in inside:
             # walk up until a known inside/outside answer (blocks come in document order)
             chain = []
@@ -189,5 +231,4 @@ def extract_main_text(tree: LexborHTMLParser, source: str | None = None) -> Extr
             seen.add(text)
         out.append(text)
         chars += len(text)
-    density = linked.get(best, 0) / max(total.get(best, 1), 1)
-    return Extracted(out, chars, density, chars < 80 or density > 0.5)
+    return out, chars

@@ -7,7 +7,7 @@ import os
 import stat
 from array import array
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -217,143 +217,187 @@ def walk_runs(root: str | Path, *, workers: int | None = None, serial_files: int
 
 
 def _traverse(root: str, stats: _Stats) -> Iterator[InputFile | _Chunk]:
-    """The walk itself: every entry in order, plain files as chunks handed to ``stats``."""
-    # escaped names only: a name with undecodable bytes is escaped with backslashes and so can only
-    # collide with a name that has backslashes too; other rels are unique (a million-file walk keeps no set)
-    taken: set[str] = set()
+    """The walk itself: every entry in order, depth first on its own stack, plain files as chunks handed to ``stats``."""
+    walk = _Walk(stats)
+    top = walk.root(root)
+    if type(top) is InputFile:
+        yield top
+        return
+    stack: list[_Frame] = [top]
+    while stack:
+        frame = stack.pop()
+        if frame.all_plain is not None:  # a folder of plain files only: no look at each entry
+            names = frame.all_plain
+            for i in range(0, len(names), RUN_FILES):
+                yield stats.submit(frame.prefix, frame.here, names[i : i + RUN_FILES])
+            continue
+        descend = yield from walk.entries(frame)
+        if descend is not None:
+            stack.extend(descend)  # the rest of this folder below the subfolder just entered: depth first
 
-    def unique(f: InputFile, name: str) -> InputFile:
+
+class _Listing(NamedTuple):
+    entries: list[os.DirEntry[str]] | None  # sorted; None when the folder cannot be listed
+    problem: str  # why it cannot be listed
+    clean: bool  # every name is plain, so no name needs a check
+    all_plain: list[str] | None  # when every entry is a plain file (the usual folder): their sorted names
+
+
+class _Frame(NamedTuple):
+    """A folder on the walk's stack, and how far through its entries the walk is.
+
+    rel is built by concatenation, not os.path.relpath: each microsecond per file is a second per million files.
+    """
+
+    entries: list[os.DirEntry[str]]
+    start: int  # the next entry to look at
+    prefix: str  # the folder's rel with "/" ("" at the root)
+    ancestors: frozenset[tuple[int, int]]  # (st_dev, st_ino) of the folders above and of itself: a link back is a loop
+    here: str  # the folder's path with "/", as DirEntry.path joins
+    clean: bool
+    all_plain: list[str] | None
+
+
+def _list_folder(folder: str, plain_prefix: bool) -> _Listing:
+    """A folder's entries in walk order, and whether its names can skip the checks (see ``_Listing``)."""
+    try:
+        with os.scandir(folder) as it:
+            entries = list(it)
+    except OSError as exc:
+        return _Listing(None, f"cannot list folder: {_why(exc)}", False, None)
+    names = [e.name for e in entries]
+    try:
+        # UTF-8 keeps code point order, so names that are valid UTF-8 sort as str; only names with
+        # escaped non-UTF-8 bytes need the (slower) sort by their bytes
+        "".join(names).encode("utf-8")
+    except UnicodeEncodeError:
+        entries.sort(key=lambda e: os.fsencode(e.name))
+        return _Listing(entries, "", False, None)
+    joined = "/" + "/".join(names)  # one test per folder: no name with a backslash, a leading dot, or ignored
+    clean = plain_prefix and "\\" not in joined and "/." not in joined and IGNORED_NAMES.isdisjoint(names)
+    if clean:
+        try:
+            # d_type from the listing: no stat for a regular file (a link or an unknown type is looked at below)
+            if not any(map(_IS_SYMLINK, entries)) and all(map(_IS_FILE, entries)):
+                names.sort()
+                return _Listing([], "", True, names)
+        except OSError:  # an unknown d_type whose lstat failed: the entry-by-entry path says why
+            pass
+    entries.sort(key=_BY_NAME)
+    return _Listing(entries, "", clean, None)
+
+
+def _plain(rel: str, name: str) -> bool:
+    """A regular file's name needs no check (the test ``_list_folder`` made for a whole folder)."""
+    if name in IGNORED_NAMES or name.startswith(".") or "\\" in rel:
+        return False
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class _Walk:
+    """What one walk remembers: the folders walked (a link to one is a problem) and the escaped names taken."""
+
+    def __init__(self, stats: _Stats) -> None:
+        self.stats = stats
+        self.walked: set[tuple[int, int]] = set()
+        # escaped names only: a name with undecodable bytes is escaped with backslashes and so can only
+        # collide with a name that has backslashes too; other rels are unique (a million-file walk keeps no set)
+        self.taken: set[str] = set()
+
+    def unique(self, f: InputFile, name: str) -> InputFile:
         if "\\" not in f.rel:
             return f
-        if f.rel not in taken:
-            taken.add(f.rel)
+        if f.rel not in self.taken:
+            self.taken.add(f.rel)
             return f
         # only an escaped non-UTF-8 name can collide (with a real name spelled like the escape)
         rel = f"{f.rel}#{os.fsencode(name).hex()}"
-        taken.add(rel)
+        self.taken.add(rel)
         return InputFile(rel, f.path, f.size, f.mtime_ns, "read_error", "the file name is not valid UTF-8 and its escaped form equals another file's name; rename it")
 
-    def listing(folder: str, plain_prefix: bool) -> tuple[list[os.DirEntry[str]] | None, str, bool, list[str] | None]:
-        """Sorted entries (or None and why); whether every name is plain (no name then needs a check);
-        and when every entry is a plain file (the usual folder), their sorted names."""
+    def root(self, root: str) -> _Frame | InputFile:
+        """The root folder's frame, or the problem that stops the walk before it starts."""
         try:
-            with os.scandir(folder) as it:
-                entries = list(it)
-        except OSError as exc:
-            return None, f"cannot list folder: {_why(exc)}", False, None
-        names = [e.name for e in entries]
-        try:
-            # UTF-8 keeps code point order, so names that are valid UTF-8 sort as str; only names with
-            # escaped non-UTF-8 bytes need the (slower) sort by their bytes
-            "".join(names).encode("utf-8")
-        except UnicodeEncodeError:
-            entries.sort(key=lambda e: os.fsencode(e.name))
-            return entries, "", False, None
-        joined = "/" + "/".join(names)  # one test per folder: no name with a backslash, a leading dot, or ignored
-        clean = plain_prefix and "\\" not in joined and "/." not in joined and IGNORED_NAMES.isdisjoint(names)
-        if clean:
-            try:
-                # d_type from the listing: no stat for a regular file (a link or an unknown type is looked at below)
-                if not any(map(_IS_SYMLINK, entries)) and all(map(_IS_FILE, entries)):
-                    names.sort()
-                    return [], "", True, names
-            except OSError:  # an unknown d_type whose lstat failed: the entry-by-entry path says why
-                pass
-        entries.sort(key=_BY_NAME)
-        return entries, "", clean, None
+            st = os.stat(root)
+            key = (st.st_dev, st.st_ino)
+        except OSError:
+            key = (0, 0)
+        self.walked.add(key)
+        listing = _list_folder(root, True)
+        if listing.entries is None:
+            return InputFile(".", root, 0, 0, "read_error", listing.problem)
+        here = root if root.endswith("/") else root + "/"
+        return _Frame(listing.entries, 0, "", frozenset({key}), here, listing.clean, listing.all_plain)
 
-    def plain(rel: str, name: str) -> bool:
-        """A regular file's name needs no check (the test ``listing`` made for a whole folder)."""
-        if name in IGNORED_NAMES or name.startswith(".") or "\\" in rel:
-            return False
-        try:
-            rel.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-        return True
-
-    try:
-        st = os.stat(root)
-        root_key = (st.st_dev, st.st_ino)
-    except OSError:
-        root_key = (0, 0)
-    walked: set[tuple[int, int]] = {root_key}
-    entries, problem, clean, all_plain = listing(root, True)
-    if entries is None:
-        yield InputFile(".", root, 0, 0, "read_error", problem)
-        return
-    # frames: (sorted entries of a folder, position, its rel prefix, identities of the folders above and
-    # itself, its path with "/", whether all its names are plain, the names if all entries are plain files).
-    # rel is built by concatenation, not os.path.relpath: each microsecond per file is a second per million files
-    here = root if root.endswith("/") else root + "/"  # as DirEntry.path joins
-    stack: list[tuple[list[os.DirEntry[str]], int, str, frozenset[tuple[int, int]], str, bool, list[str] | None]] = [
-        (entries, 0, "", frozenset({root_key}), here, clean, all_plain)
-    ]
-    while stack:
-        entries, start, prefix, ancestors, here, clean, all_plain = stack.pop()
-        if all_plain is not None:  # a folder of plain files only: no look at each entry
-            for i in range(0, len(all_plain), RUN_FILES):
-                yield stats.submit(prefix, here, all_plain[i : i + RUN_FILES])
-            continue
+    def entries(self, frame: _Frame) -> Generator[InputFile | _Chunk, None, tuple[_Frame, _Frame] | None]:
+        """Yield a folder's entries from ``frame.start`` on, plain files in chunks; at a subfolder, stop and
+        return (the rest of this folder, the subfolder) for the stack."""
+        entries, prefix, here, clean, ancestors = frame.entries, frame.prefix, frame.here, frame.clean, frame.ancestors
+        submit, look_at = self.stats.submit, self._look_at
         run: list[str] = []
-        for pos in range(start, len(entries)):
+        # the loop body runs once per file of a folder that is not all plain files: the plain ones stay here
+        for pos in range(frame.start, len(entries)):
             entry = entries[pos]
             name = entry.name
             try:
                 regular = entry.is_file(follow_symlinks=False)
             except OSError:  # an unknown d_type whose lstat failed: the slow path below says why
                 regular = False
-            if regular and (clean or plain(prefix + name, name)):
+            if regular and (clean or _plain(prefix + name, name)):
                 run.append(name)
                 if len(run) >= RUN_FILES:
-                    yield stats.submit(prefix, here, run)
+                    yield submit(prefix, here, run)
                     run = []
                 continue
             if run:
-                yield stats.submit(prefix, here, run)
+                yield submit(prefix, here, run)
                 run = []
-            path = entry.path
-            rel = prefix + name
-            try:
-                rel.encode("utf-8")
-            except UnicodeEncodeError:
-                # os.fsdecode used surrogate escapes for bytes that are not UTF-8: keep them visible
-                rel = os.fsencode(rel).decode("utf-8", "backslashreplace")
-            try:
-                st = entry.stat()  # follows links, like os.stat
-            except OSError as exc:
-                if entry.is_symlink():
-                    yield unique(InputFile(rel, path, 0, 0, "symlink_loop", f"dangling or looping link: {exc.strerror}"), name)
-                else:
-                    yield unique(InputFile(rel, path, 0, 0, "read_error", f"cannot stat: {_why(exc)}"), name)
-                continue
-            mode = st.st_mode
-            if stat.S_ISREG(mode):
-                if name in IGNORED_NAMES or name.startswith("."):
-                    # provenance notes and hidden files: listed in the run summary, not read
-                    yield InputFile(rel, path, st.st_size, st.st_mtime_ns, "ignored", "provenance note or hidden file")
-                elif "\\" in rel:
-                    yield unique(InputFile(rel, path, st.st_size, st.st_mtime_ns), name)  # non-UTF-8 names are read, under escaped rel
-                else:
-                    yield InputFile(rel, path, st.st_size, st.st_mtime_ns)
-                continue
-            if stat.S_ISDIR(mode):
-                key = (st.st_dev, st.st_ino)
-                if key in ancestors:
-                    yield unique(InputFile(rel, path, 0, 0, "symlink_loop", "folder link points back into a folder above it (a loop)"), name)
-                elif key in walked:
-                    yield unique(InputFile(rel, path, 0, 0, "symlink_loop", "folder link points to a folder already walked under another path"), name)
-                else:
-                    walked.add(key)
-                    sub, problem, sub_clean, sub_plain = listing(path, "\\" not in rel)
-                    if sub is None:
-                        yield unique(InputFile(rel, path, 0, 0, "read_error", problem), name)
-                    else:
-                        # depth first: finish this folder after the one just entered
-                        stack.append((entries, pos + 1, prefix, ancestors, here, clean, None))
-                        stack.append((sub, 0, rel + "/", ancestors | {key}, path + "/", sub_clean, sub_plain))
-                        break
-                continue
-            yield unique(InputFile(rel, path, 0, 0, "read_error", _NOT_REGULAR_DETAIL), name)
+            found = look_at(entry, prefix, ancestors)
+            if type(found) is _Frame:
+                return frame._replace(start=pos + 1, all_plain=None), found
+            yield found
         if run:
-            yield stats.submit(prefix, here, run)
+            yield submit(prefix, here, run)
+        return None
+
+    def _look_at(self, entry: os.DirEntry[str], prefix: str, ancestors: frozenset[tuple[int, int]]) -> InputFile | _Frame:
+        """An entry that is not a plain file: a file to read or ignore, a folder to enter, or a problem."""
+        name, path = entry.name, entry.path
+        rel = prefix + name
+        try:
+            rel.encode("utf-8")
+        except UnicodeEncodeError:
+            # os.fsdecode used surrogate escapes for bytes that are not UTF-8: keep them visible
+            rel = os.fsencode(rel).decode("utf-8", "backslashreplace")
+        try:
+            st = entry.stat()  # follows links, like os.stat
+        except OSError as exc:
+            if entry.is_symlink():
+                return self.unique(InputFile(rel, path, 0, 0, "symlink_loop", f"dangling or looping link: {exc.strerror}"), name)
+            return self.unique(InputFile(rel, path, 0, 0, "read_error", f"cannot stat: {_why(exc)}"), name)
+        if stat.S_ISREG(st.st_mode):
+            if name in IGNORED_NAMES or name.startswith("."):
+                # provenance notes and hidden files: listed in the run summary, not read
+                return InputFile(rel, path, st.st_size, st.st_mtime_ns, "ignored", "provenance note or hidden file")
+            if "\\" in rel:
+                return self.unique(InputFile(rel, path, st.st_size, st.st_mtime_ns), name)  # non-UTF-8 names are read, under escaped rel
+            return InputFile(rel, path, st.st_size, st.st_mtime_ns)
+        if stat.S_ISDIR(st.st_mode):
+            return self._enter(name, rel, path, (st.st_dev, st.st_ino), ancestors)
+        return self.unique(InputFile(rel, path, 0, 0, "read_error", _NOT_REGULAR_DETAIL), name)
+
+    def _enter(self, name: str, rel: str, path: str, key: tuple[int, int], ancestors: frozenset[tuple[int, int]]) -> InputFile | _Frame:
+        """A subfolder's frame, or why it is not walked (a link back up or to a folder walked already)."""
+        if key in ancestors:
+            return self.unique(InputFile(rel, path, 0, 0, "symlink_loop", "folder link points back into a folder above it (a loop)"), name)
+        if key in self.walked:
+            return self.unique(InputFile(rel, path, 0, 0, "symlink_loop", "folder link points to a folder already walked under another path"), name)
+        self.walked.add(key)
+        listing = _list_folder(path, "\\" not in rel)
+        if listing.entries is None:
+            return self.unique(InputFile(rel, path, 0, 0, "read_error", listing.problem), name)
+        return _Frame(listing.entries, 0, rel + "/", ancestors | {key}, path + "/", listing.clean, listing.all_plain)

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 
@@ -117,90 +117,148 @@ def _trailer_ok(stream: Stream) -> bool:
     return False
 
 
-def iter_warc(stream: Stream, gz: Gunzip | None, max_document_bytes: int) -> Iterator[tuple[str, dict[str, Any] | Reject]]:
-    """Yield (record_id, payload dict | Reject) for each article-bearing record and each damage.
+@dataclass(frozen=True, slots=True)
+class WarcPayload:
+    """What an article-bearing record holds."""
 
-    Payload dict: kind ('html' | 'text'), data (bytes), url, warc_date, charset hint.
+    kind: str  # "html" or "text"
+    data: bytes  # the HTTP body (de-chunked, decompressed) or the conversion's text
+    url: str | None  # WARC-Target-URI
+    warc_date: datetime | None  # WARC-Date in Beijing time, naive
+    charset: str | None  # from the HTTP Content-Type, a hint for decoding
+
+
+WarcItem = tuple[str, WarcPayload | Reject]  # (record id, payload | Reject)
+
+
+def iter_warc(stream: Stream, gz: Gunzip | None, max_document_bytes: int) -> Iterator[WarcItem]:
+    """Yield (record_id, WarcPayload | Reject) for each article-bearing record and each damage.
+
     request/metadata/warcinfo/revisit records carry no article and are not yielded.
     """
-    index = 0
-    reported = 0  # gzip damage already explained by a record reject
+    records = _Records(stream, gz, max_document_bytes)
     while True:
-        if not _skip_blank(stream):
-            if gz is not None and gz.damaged:
-                if len(gz.damage) > reported:
-                    yield f"damage-{len(gz.damage)}", Reject("corrupt_archive", f"{gz.damage[-1]}; reading went on at the next gzip member")
-                reported = len(gz.damage)
-                if gz.next_segment():
-                    stream.resume()
-                    continue
+        if _skip_blank(stream):
+            yield from records.record()
+        elif not (yield from records.end_of_segment()):
             return
+
+
+class _Records:
+    """Frames the records of a stream one at a time, and says what damage it met on the way.
+
+    Each step is a generator that yields its reject before it reads on (resyncs, skips), as the
+    reader's caller counts every item before more of the file is inflated.
+    """
+
+    def __init__(self, stream: Stream, gz: Gunzip | None, max_document_bytes: int) -> None:
+        self.stream = stream
+        self.gz = gz
+        self.cap = max_document_bytes
+        self.index = 0  # records framed so far
+        self.reported = 0  # gzip damage already explained by a record reject
+
+    def _damage_explains(self) -> bool:
+        """Gzip damage is what broke the record just rejected: it needs no reject of its own."""
+        if self.gz is not None and self.gz.damaged:
+            self.reported = len(self.gz.damage)
+            return True
+        return False
+
+    def end_of_segment(self) -> Generator[WarcItem, None, bool]:
+        """At the end of the readable bytes: report gzip damage not yet explained; True when reading goes on at the next gzip member."""
+        gz = self.gz
+        if gz is None or not gz.damaged:
+            return False
+        if len(gz.damage) > self.reported:
+            yield f"damage-{len(gz.damage)}", Reject("corrupt_archive", f"{gz.damage[-1]}; reading went on at the next gzip member")
+        self.reported = len(gz.damage)
+        if gz.next_segment():
+            self.stream.resume()
+            return True
+        return False
+
+    def record(self) -> Iterator[WarcItem]:
+        """The record at the stream's position: its payload when it bears an article, or what is wrong with it."""
+        stream = self.stream
         start = stream.offset
         if not _VERSION.match(stream.peek(16).split(b"\n", 1)[0]):
             skipped = _resync(stream)
             where = f"{'the rest' if skipped < 0 else f'{skipped} bytes'} from byte {start}"
-            yield f"offset-{start}", Reject("corrupt_archive", f"{where} after record {index} is not a WARC record; skipped")
-            continue
-        index += 1
+            yield f"offset-{start}", Reject("corrupt_archive", f"{where} after record {self.index} is not a WARC record; skipped")
+            return
+        self.index += 1
+        index = self.index
         header, fields, problem = _read_header(stream)
         rid = fields.get("warc-record-id") or f"record-{index}"
         url = fields.get("warc-target-uri")
         if problem is not None:
             yield rid, Reject("corrupt_archive", f"record {index} at byte {start}: {problem}")
-            if gz is not None and gz.damaged:
-                reported = len(gz.damage)
-            else:
+            if not self._damage_explains():
                 _resync(stream)  # at the end, the loop ends (or goes on at the next gzip segment)
-            continue
-        try:
-            length = int(fields.get("content-length", ""))
-            if length < 0:
-                raise ValueError
-        except ValueError:
+            return
+        length = _content_length(fields)
+        if length is None:
             yield rid, Reject("corrupt_archive", f"record {index} at byte {start} has no valid Content-Length ({fields.get('content-length')!r})")
             _resync(stream)
-            continue
+            return
         rtype = fields.get("warc-type", "")
         article = rtype in ARTICLE_RECORD_TYPES
-        if not article or length > max_document_bytes:
-            got = stream.skip(length)
-            if got < length:
-                yield rid, Reject("corrupt_archive", f"record {index} ({rtype} {url}) is cut short: {got} of {length} bytes")
-                if gz is not None and gz.damaged:
-                    reported = len(gz.damage)
-                continue
-            if article:
-                yield rid, Reject("document_too_large", f"record {index} ({url}) holds {length} bytes, over the {max_document_bytes}-byte document limit; skipped")
-            _trailer_ok(stream)
-            continue
+        if not article or length > self.cap:
+            yield from self._skip(rid, rtype, url, length, article)
+            return
         block = bytes(stream.read_upto(length))
         if len(block) < length:
-            cut = -1 if gz is not None and gz.damaged else block.find(b"\r\n\r\nWARC/")
-            if cut >= 0:  # a Content-Length far too big: the next record starts inside what was read
-                stream.unread(block[cut + 4 :])
-                yield rid, Reject("corrupt_archive", f"record {index} ({url}): its Content-Length ({length}) runs past the next record")
-                continue
-            yield rid, Reject("corrupt_archive", f"record {index} ({url}) is cut short: {len(block)} of {length} bytes")
-            if gz is not None and gz.damaged:
-                reported = len(gz.damage)
-            continue
-        if not _trailer_ok(stream):
-            # the Content-Length is wrong: find where this record really ends and read on from there
-            cut = block.find(b"\r\n\r\nWARC/")
-            if cut >= 0:
-                stream.unread(block[cut + 4 :])
-                detail = f"its Content-Length ({length}) runs into the next record"
-            else:
-                detail = f"its Content-Length ({length}) ends before the record does"
-                _resync(stream)
-            yield rid, Reject("corrupt_archive", f"record {index} ({url}): {detail}")
-            if gz is not None and gz.damaged:
-                reported = len(gz.damage)  # the damage is what broke this record
-            continue
-        yield rid, _payload(header, block, rtype, url, fields, index, max_document_bytes)
+            yield from self._cut_short(rid, url, block, length)
+        elif not _trailer_ok(stream):
+            yield from self._wrong_length(rid, url, block, length)
+        else:
+            yield rid, _payload(header, block, rtype, url, fields, index, self.cap)
+
+    def _skip(self, rid: str, rtype: str, url: str | None, length: int, article: bool) -> Iterator[WarcItem]:
+        """Pass over a record that bears no article, or one over the document limit (rejected)."""
+        got = self.stream.skip(length)
+        if got < length:
+            yield rid, Reject("corrupt_archive", f"record {self.index} ({rtype} {url}) is cut short: {got} of {length} bytes")
+            self._damage_explains()
+            return
+        if article:
+            yield rid, Reject("document_too_large", f"record {self.index} ({url}) holds {length} bytes, over the {self.cap}-byte document limit; skipped")
+        _trailer_ok(self.stream)
+
+    def _cut_short(self, rid: str, url: str | None, block: bytes, length: int) -> Iterator[WarcItem]:
+        """Fewer bytes than the Content-Length: the file ends, or the next record starts inside them."""
+        cut = -1 if self.gz is not None and self.gz.damaged else block.find(b"\r\n\r\nWARC/")
+        if cut >= 0:  # a Content-Length far too big: the next record starts inside what was read
+            self.stream.unread(block[cut + 4 :])
+            yield rid, Reject("corrupt_archive", f"record {self.index} ({url}): its Content-Length ({length}) runs past the next record")
+            return
+        yield rid, Reject("corrupt_archive", f"record {self.index} ({url}) is cut short: {len(block)} of {length} bytes")
+        self._damage_explains()
+
+    def _wrong_length(self, rid: str, url: str | None, block: bytes, length: int) -> Iterator[WarcItem]:
+        """The record does not end where its Content-Length says: find where it really ends and read on from there."""
+        cut = block.find(b"\r\n\r\nWARC/")
+        if cut >= 0:
+            self.stream.unread(block[cut + 4 :])
+            detail = f"its Content-Length ({length}) runs into the next record"
+        else:
+            detail = f"its Content-Length ({length}) ends before the record does"
+            _resync(self.stream)
+        yield rid, Reject("corrupt_archive", f"record {self.index} ({url}): {detail}")
+        self._damage_explains()  # the damage is what broke this record
 
 
-def _payload(header: bytes, block: bytes, rtype: str, url: str | None, fields: dict[str, str], index: int, cap: int) -> dict[str, Any] | Reject:
+def _content_length(fields: dict[str, str]) -> int | None:
+    """The header's Content-Length, or None when it is missing, not a number or negative."""
+    try:
+        length = int(fields.get("content-length", ""))
+    except ValueError:
+        return None
+    return length if length >= 0 else None
+
+
+def _payload(header: bytes, block: bytes, rtype: str, url: str | None, fields: dict[str, str], index: int, cap: int) -> WarcPayload | Reject:
     """The article payload of one framed record, via warcio's HTTP handling."""
     try:
         record = next(iter(ArchiveIterator(io.BytesIO(header + block + b"\r\n\r\n"))))
@@ -227,4 +285,4 @@ def _payload(header: bytes, block: bytes, rtype: str, url: str | None, fields: d
     else:
         ctype = fields.get("content-type", "")
         kind = "html" if "html" in ctype.lower() else "text"
-    return {"kind": kind, "data": data, "url": url, "warc_date": wdate, "charset": charset}
+    return WarcPayload(kind, data, url, wdate, charset)
