@@ -111,14 +111,6 @@ class Store:
         return target if target.is_dir() else None
 
     # --- writing ------------------------------------------------------------------------------
-    @staticmethod
-    def write_table(table: pa.Table, path: Path) -> None:
-        """Write ``table`` as it is, unchecked. Only for the callers not yet moved to ``write_parquet``
-        (label/phase.py, publish/snapshot.py); tests/test_schema_writes.py lets no other module call it."""
-        out = _AtomicParquet(path, table.schema)
-        out.write(table)
-        out.close()
-
     def new_snapshot(self) -> Path:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         path = self.snapshots / f"{stamp}-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
@@ -195,17 +187,19 @@ class Store:
 class _AtomicParquet:
     """A Parquet file that appears whole or not at all: written under a temporary name, fsync'ed, renamed."""
 
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
+    def __init__(self, path: Path, schema: pa.Schema, row_group_size: int = 64 * 1024, **options: Any) -> None:
         self.path = path
         self.schema = schema
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         self.writer: pq.ParquetWriter | None = None
+        self.row_group_size = row_group_size
+        self.options = {"compression": "zstd", **options}  # ParquetWriter's (encodings of a search index)
 
     def write(self, table: pa.Table) -> None:
         if self.writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.writer = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
-        self.writer.write_table(table, row_group_size=64 * 1024)
+            self.writer = pq.ParquetWriter(self.tmp, self.schema, **self.options)
+        self.writer.write_table(table, row_group_size=self.row_group_size)
 
     def close(self) -> None:
         if self.writer is None:
@@ -231,9 +225,9 @@ class TableWriter:
     memory; ``write_parquet`` writes a whole table at once.
     """
 
-    def __init__(self, declared: Table, path: Path) -> None:
+    def __init__(self, declared: Table, path: Path, row_group_size: int = 64 * 1024, **options: Any) -> None:
         self.declared = declared
-        self.file = _AtomicParquet(path, declared.arrow_schema())
+        self.file = _AtomicParquet(path, declared.arrow_schema(), row_group_size, **options)
 
     def write(self, table: pa.Table) -> None:
         self.file.write(self.declared.enforce(table))
@@ -251,9 +245,9 @@ class TableWriter:
             self.file.abort()  # nothing half-written is left under the real name
 
 
-def write_parquet(declared: Table, table: pa.Table, path: Path) -> None:
+def write_parquet(declared: Table, table: pa.Table, path: Path, row_group_size: int = 64 * 1024, **options: Any) -> None:
     """Write ``table`` to ``path`` as the table ``declared`` in pipelines/schema.py (see ``TableWriter``)."""
-    with TableWriter(declared, path) as out:
+    with TableWriter(declared, path, row_group_size, **options) as out:
         out.write(table)
 
 

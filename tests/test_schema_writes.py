@@ -137,10 +137,6 @@ def test_every_file_of_a_real_build_has_its_declared_schema(rebuilt_dataset: tup
 # Writes that do not go through TableWriter yet, each with why. A line of this list that no longer
 # matches a call fails the test too, so the list shrinks as callers are moved.
 UNCHECKED_WRITES = {
-    # owned by the label-path rewrite: to become write_parquet(ARTICLES / AGENCY_MENTIONS, ...)
-    ("pipelines/label/phase.py", "Store.write_table"): 2,
-    # owned by the search-index work: to become write_parquet(INPUT_MANIFEST, inputs, ...)
-    ("pipelines/publish/snapshot.py", "Store.write_table"): 1,
     # a user's download of a query result, not a table of the dataset
     ("dashboard/queries.py", "pq.write_table"): 1,
     # the dashboard test writes a deliberately foreign part file
@@ -167,7 +163,7 @@ def test_no_parquet_write_goes_around_the_declared_schemas() -> None:
         for path in sorted((ROOT / folder).rglob("*.py")):
             rel = path.relative_to(ROOT).as_posix()
             if rel == "pipelines/store.py":
-                continue  # TableWriter itself, and the legacy Store.write_table the list above still allows
+                continue  # TableWriter itself
             for call in _parquet_writes(path):
                 seen[(rel, call)] = seen.get((rel, call), 0) + 1
     assert seen == UNCHECKED_WRITES, "write through pipelines.store.write_parquet / TableWriter with the table declared in schema.py"

@@ -14,7 +14,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from pipelines.store import Store
+from pipelines.schema import AGENCY_MENTIONS, ARTICLES
+from pipelines.store import Store, write_parquet
 
 
 def label_part(part_id: str, parts_dir: str, published_dir: str, label_hash: str) -> tuple[str, int, int, bool]:
@@ -32,11 +33,11 @@ def label_part(part_id: str, parts_dir: str, published_dir: str, label_hash: str
     if base is not None:
         articles = get_labeller().relabel_topics(pq.read_table(out / f"{part_id}.{base}.articles.parquet"), dups)
         Store.link_into(out / f"{part_id}.{base}.mentions.parquet", mentions_path)
-        Store.write_table(articles, articles_path)  # last: its presence marks the part labelled
+        write_parquet(ARTICLES, articles, articles_path)  # last: its presence marks the part labelled
         return part_id, articles.num_rows, pq.ParquetFile(mentions_path).metadata.num_rows, True
     articles, mentions = get_labeller().label_table(pq.read_table(parts / f"{part_id}.parsed.parquet"), dups)
-    Store.write_table(mentions, mentions_path)
-    Store.write_table(articles, articles_path)  # last: its presence marks the part labelled
+    write_parquet(AGENCY_MENTIONS, mentions, mentions_path)
+    write_parquet(ARTICLES, articles, articles_path)  # last: its presence marks the part labelled
     return part_id, articles.num_rows, mentions.num_rows, False
 
 

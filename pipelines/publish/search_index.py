@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 
 from pipelines.engine import executor
 from pipelines.schema import NGRAM_BITS, SEARCH_DOCS, SEARCH_POSTINGS, SEARCH_ROWS, SEARCH_SEP
-from pipelines.store import Store, stable_digest
+from pipelines.store import Store, TableWriter, stable_digest, write_parquet
 
 FORMAT = 1
 SEARCH_DIR = "search"
@@ -201,9 +201,7 @@ def _read_docs(snap: Path, units: Sequence[Unit], base: int) -> pa.Table:
 
 
 def _write_docs(docs: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(docs, tmp, compression="zstd", row_group_size=DOCS_ROW_GROUP)
-    tmp.replace(path)
+    write_parquet(SEARCH_DOCS, docs, path, row_group_size=DOCS_ROW_GROUP)
 
 
 def _postings(titles: pa.Array, bodies: pa.Array, base: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -254,13 +252,11 @@ def _write_postings(table: pa.Table, path: Path, snap: Path, threads: int) -> No
         con.execute("SET enable_progress_bar = false")
         con.register("postings", table)
         reader = con.sql("SELECT key, doc, off FROM postings ORDER BY key, doc, off").to_arrow_reader(POSTINGS_ROW_GROUP)
-        tmp = path.with_name(f".{path.name}.tmp")
         schema = SEARCH_POSTINGS.arrow_schema()
         encodings = {"key": "DELTA_BINARY_PACKED", "doc": "DELTA_BINARY_PACKED"}
-        with pq.ParquetWriter(tmp, schema, compression="zstd", use_dictionary=["off"], column_encoding=encodings, data_page_version="2.0") as writer:
+        with TableWriter(SEARCH_POSTINGS, path, POSTINGS_ROW_GROUP, use_dictionary=["off"], column_encoding=encodings, data_page_version="2.0") as writer:
             for batch in reader:
-                writer.write_table(pa.Table.from_batches([batch]).cast(schema), row_group_size=POSTINGS_ROW_GROUP)
-        tmp.replace(path)
+                writer.write(pa.Table.from_batches([batch]).cast(schema))
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
@@ -270,7 +266,7 @@ def _write_rows(snap: Path, segments: Sequence[dict[str, Any]]) -> int:
     """``search/rows.parquet``: each live indexed article's row in article_facts; returns how many."""
     out = snap / SEARCH_DIR / "rows.parquet"
     if not segments:
-        Store.write_table(SEARCH_ROWS.empty(), out)
+        write_parquet(SEARCH_ROWS, SEARCH_ROWS.empty(), out)
         return 0
     docs = ", ".join("'" + (snap / SEARCH_DIR / f"{s['id']}.docs.parquet").as_posix().replace("'", "''") + "'" for s in segments)
     facts = (snap / "aggregates" / "article_facts.parquet").as_posix().replace("'", "''")
@@ -286,5 +282,5 @@ def _write_rows(snap: Path, segments: Sequence[dict[str, Any]]) -> int:
         ).to_arrow_table()
     finally:
         con.close()
-    Store.write_table(SEARCH_ROWS.conform(table), out)
+    write_parquet(SEARCH_ROWS, SEARCH_ROWS.conform(table), out)
     return table.num_rows

@@ -15,7 +15,8 @@ from pipelines.failpoints import failpoint
 from pipelines.publish.aggregates import build_aggregates
 from pipelines.publish.docs import datapackage, dataset_card, file_sha256, search_card
 from pipelines.publish.search_index import build_search_index
-from pipelines.store import Store
+from pipelines.schema import INPUT_MANIFEST
+from pipelines.store import Store, write_parquet
 
 EVAL_RESULTS = Path(__file__).resolve().parents[2] / "eval" / "RESULTS.md"
 
@@ -54,7 +55,7 @@ def publish_snapshot(store: Store, *, inputs: pa.Table, label_hash: str, run_inf
                 keep.add(f"{pid}.{kind}.parquet")
         for name in ("articles", "agency_mentions", "rejects"):
             (snap / name).mkdir(exist_ok=True)
-        Store.write_table(inputs, snap / "inputs.parquet")
+        write_parquet(INPUT_MANIFEST, inputs, snap / "inputs.parquet")
         articles, rejects = totals(inputs)
         t_agg = time.monotonic()
         build_aggregates(snap)
