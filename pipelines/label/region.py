@@ -478,6 +478,13 @@ def _body_signals(
             chain_memo[k] = f
         return f
 
+    # chain_first[i]: the hit opening the place chain that hit i ends (甘肃 of 从甘肃兰州驶往), for the
+    # route rule; one forward pass, as walking back from every link is quadratic on a repeated name.
+    chain_first = list(range(nh))
+    if route_to:
+        for j in range(1, nh):
+            if hits[j - 1][1] == hits[j][0] and hits[j - 1][2].kind == PLACE:
+                chain_first[j] = chain_first[j - 1]
     for i, (start, end, e, follow_ok) in enumerate(hits):
         kind = e.kind
         if start < skip_before and (kind == PLACE or kind == COUNTRY):
@@ -495,10 +502,7 @@ def _body_signals(
             if listed and i in listed:
                 f *= list_f
             if route_to:
-                c = i
-                while c > 0 and hits[c - 1][1] == hits[c][0] and hits[c - 1][2].kind == PLACE:
-                    c -= 1  # the chain's first place (甘肃 of 从甘肃兰州驶往)
-                if _route_end(body, hits[c][0], end, rules):
+                if _route_end(body, hits[chain_first[i]][0], end, rules):
                     f *= W.route_factor
             rec = places.get(e.surface)
             if rec is None:
