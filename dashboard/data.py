@@ -26,11 +26,13 @@ import streamlit as st
 from dashboard import queries as Q
 from dashboard.filters import FilterOptions, Filters
 from dashboard.labels import Regions, load_topics
+from pipelines.schema import ARTICLES
 
 ProblemKind = Literal["missing", "not_dataset", "empty", "broken"]
 REQUIRED_FOLDERS = ("articles", "rejects", "agency_mentions")
-# articles columns the dashboard reads (a dataset written by an older schema lacks some)
-REQUIRED_COLUMNS = (
+# articles columns the dashboard reads (a dataset written by an older schema lacks some); checked
+# against the schema at import, so a column renamed there fails here at once
+REQUIRED_COLUMNS = ARTICLES.subset(
     "article_id", "title", "body", "published_at", "outlet", "site", "url", "duplicate_of", "quality_flags",
     "province_code", "prefecture_code", "county_code", "province", "prefecture", "county",
     "region_evidence", "agencies", "topics", "topic_evidence",

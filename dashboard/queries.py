@@ -46,20 +46,8 @@ DIMENSIONS = frozenset({"topic", "agency_type", "outlet", "site", *REGION_COLUMN
 AGG_VIEWS = {"coverage": "coverage", "agency_daily": "agency_daily", "article_facts": "facts", "agency_articles": "agency_articles"}
 EXPORT_LIMIT = 100_000
 PART_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.parquet$")
-# columns the dashboard reads from each aggregate; a file without them (older build) is re-derived
-AGG_COLUMNS = {
-    "coverage": {"day", "province_code", "prefecture_code", "county_code", "outlet", "site", "is_original", "topic", "articles"},
-    "agency_daily": {"day", "name", "type", "level", "articles", "mentions"},
-    "article_facts": {
-        "article_id", "day", "province_code", "prefecture_code", "county_code", "outlet", "site", "is_original",
-        "topics", "quality_flags", "agency_types", "agency_names", "title", "part", "part_row",
-        "topic_key", "flag_key", "agency_type_key", "agency_key",
-    },
-    "agency_articles": {
-        "article_id", "day", "name", "type", "level", "region_code", "mentions", "surfaces", "first_of_type_level",
-        "province_code", "prefecture_code", "county_code", "outlet", "site", "is_original", "topics", "title", "topic_key",
-    },
-}  # fmt: skip
+# columns of each aggregate, as declared; a file without them (older build) is re-derived
+AGG_COLUMNS = {stem: set(agg.table.names) for stem, agg in AGGREGATES.items()}
 
 
 def period_expr(period: str, col: str = "day") -> str:
@@ -159,7 +147,7 @@ def connect(
             derived.append(stem)
             # row numbers in the order the build writes the file (article_facts: newest first)
             order = "ORDER BY day DESC NULLS LAST, article_id" if stem == "article_facts" else ""
-            source = f"SELECT *, (row_number() OVER ({order}) - 1)::BIGINT AS file_row_number FROM ({AGGREGATES[stem]})"
+            source = f"SELECT *, (row_number() OVER ({order}) - 1)::BIGINT AS file_row_number FROM ({AGGREGATES[stem].select()})"
         kind = "TABLE" if materialize or not ok else "VIEW"
         con.execute(f"CREATE {kind} {view} AS {source}")
     index = None

@@ -66,6 +66,14 @@ class Table:
     def __getitem__(self, name: str) -> Column:
         return self.column_index[name]
 
+    def subset(self, *names: str) -> tuple[str, ...]:
+        """``names``, each checked to be a column of this table (a reader's list of the columns it needs
+        fails at import, naming the column, when a column is renamed or dropped here)."""
+        unknown = [n for n in names if n not in self.column_index]
+        if unknown:
+            raise SchemaError(f"{self.name} has no columns {unknown} (see pipelines/schema.py)")
+        return names
+
     def from_records(self, records: Sequence[Mapping[str, Any]]) -> pa.Table:
         """Build a table from dicts; missing keys become nulls, unknown keys are an error."""
         names = set(self.names)
@@ -129,6 +137,26 @@ class Table:
                 raise SchemaError(f"{self.name}.{col.name}: {arr.null_count} nulls in a required column")
             out.append(arr)
         return pa.Table.from_arrays(out, schema=schema)
+
+    def check(self, schema: pa.Schema, where: str) -> None:
+        """Raise ``SchemaError`` unless ``schema`` (a written file's, e.g. from ``pq.read_schema``) has this
+        table's columns, in the declared order, with the declared types.
+
+        For files this pipeline does not write through ``enforce`` (the aggregates, which DuckDB writes).
+        A list's item name is not compared (Parquet gives ``list<item: T>`` back as ``list<element: T>``),
+        nor is nullability: DuckDB marks a column required from what it knows of the input, so that
+        differs between datasets (``pipelines.store.check_parquet`` checks the null counts instead).
+        """
+        have, want = schema.names, self.names
+        if have != want:
+            missing = [n for n in want if n not in have]
+            undeclared = [n for n in have if n not in self.column_index]
+            detail = f"missing {missing}" if missing else f"undeclared {undeclared}" if undeclared else f"order {have}"
+            raise SchemaError(f"{where}: columns are not {self.name} as declared in pipelines/schema.py ({detail})")
+        for col in self.columns:
+            written = schema.field(col.name).type
+            if written != col.type:
+                raise SchemaError(f"{where}: {self.name}.{col.name} is {written}, declared {col.type}")
 
 
 class SchemaError(ValueError):
@@ -393,9 +421,10 @@ def describe(tables: Iterable[Table] = TABLES.values()) -> str:
 
 # --- aggregate tables -------------------------------------------------------------------------------
 # Small tables derived at publish time from the published articles (view ``a``, with DuckDB's
-# ``filename`` and ``file_row_number``) and agency mentions (view ``m``), declared by their SELECT:
-# ``pipelines/publish/aggregates.py`` writes them, and the dashboard derives a missing one from an
-# older dataset with the same SQL. Column names are those of the SELECTs.
+# ``filename`` and ``file_row_number``) and agency mentions (view ``m``), each declared as a ``Table``
+# with the SELECT that computes it: ``pipelines/publish/aggregates.py`` writes them (DuckDB ``COPY``
+# of ``Aggregate.select()``, which casts the SELECT's columns to the declared types in the declared
+# order), and the dashboard derives a missing one from an older dataset with the same SQL.
 
 
 def key(list_sql: str) -> str:
@@ -453,7 +482,7 @@ SELECT per.article_id, CAST(timezone('Asia/Shanghai', a.published_at) AS DATE) A
        row_number() OVER (PARTITION BY per.article_id, per.type, per.level ORDER BY per.name) = 1 AS first_of_type_level,
        a.province_code, a.prefecture_code, a.county_code, a.outlet, a.site,
        a.duplicate_of IS NULL AS is_original, coalesce(a.topics, []) AS topics, left(a.title, 300) AS title,
-       {key('coalesce(a.topics, [])')} AS topic_key
+       {key("coalesce(a.topics, [])")} AS topic_key
 FROM per JOIN a USING (article_id)
 ORDER BY day DESC NULLS LAST, per.name, per.article_id
 """
@@ -471,16 +500,127 @@ SELECT a.article_id, CAST(timezone('Asia/Shanghai', a.published_at) AS DATE) AS 
        coalesce(ag.agency_types, []) AS agency_types, coalesce(ag.agency_names, []) AS agency_names,
        left(a.title, 300) AS title,
        parse_filename(a.filename) AS part, a.file_row_number AS part_row,
-       {key('coalesce(a.topics, [])')} AS topic_key, {key('coalesce(a.quality_flags, [])')} AS flag_key,
-       {key('coalesce(ag.agency_types, [])')} AS agency_type_key, {key('coalesce(ag.agency_names, [])')} AS agency_key
+       {key("coalesce(a.topics, [])")} AS topic_key, {key("coalesce(a.quality_flags, [])")} AS flag_key,
+       {key("coalesce(ag.agency_types, [])")} AS agency_type_key, {key("coalesce(ag.agency_names, [])")} AS agency_key
 FROM a LEFT JOIN ag USING (article_id)
 ORDER BY day DESC NULLS LAST, a.article_id
 """
 
-# file stem -> SELECT over the views ``a`` and ``m``
-AGGREGATES: dict[str, str] = {
-    "coverage": COVERAGE_SQL,
-    "agency_daily": AGENCY_DAILY_SQL,
-    "article_facts": ARTICLE_FACTS_SQL,
-    "agency_articles": AGENCY_ARTICLES_SQL,
+
+def sql_type(type_: pa.DataType) -> str:
+    """The DuckDB type that DuckDB writes to Parquet as the Arrow type ``type_`` (for the aggregates' CASTs)."""
+    if pa.types.is_list(type_):
+        return sql_type(type_.value_type) + "[]"
+    for arrow, sql in _SQL_TYPES:
+        if type_ == arrow:
+            return sql
+    raise SchemaError(f"no DuckDB type is declared for {type_}")
+
+
+_SQL_TYPES = (
+    (pa.string(), "VARCHAR"),
+    (pa.bool_(), "BOOLEAN"),
+    (pa.int32(), "INTEGER"),
+    (pa.int64(), "BIGINT"),
+    (pa.float32(), "FLOAT"),
+    (pa.float64(), "DOUBLE"),
+    (pa.date32(), "DATE"),
+)
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """An aggregate table: its declaration and the SELECT over the views ``a`` and ``m`` that computes it."""
+
+    table: Table
+    sql: str
+
+    def select(self) -> str:
+        """``sql`` with exactly the declared columns, in the declared order, cast to the declared types."""
+        cols = ",\n       ".join(f'CAST("{c.name}" AS {sql_type(c.type)}) AS "{c.name}"' for c in self.table.columns)
+        return f"SELECT {cols}\nFROM ({self.sql}) AS {self.table.name}"
+
+
+# Columns several aggregates share (an aggregate row describes an article, or a group of articles).
+_DAY = Column("day", pa.date32(), "Publication day in Asia/Shanghai (articles.published_at); null when unknown.")
+_PROVINCE = Column("province_code", _STR, "articles.province_code: GB/T 2260 code of the province the story is about.")
+_PREFECTURE = Column("prefecture_code", _STR, "articles.prefecture_code: GB/T 2260 code of the prefecture the story is about.")
+_COUNTY = Column("county_code", _STR, "articles.county_code: GB/T 2260 code of the county the story is about.")
+_OUTLET = Column("outlet", _STR, "articles.outlet: the original publisher named by the page.")
+_SITE = Column("site", _STR, "articles.site: the host site the page was scraped from.")
+_ORIGINAL = Column("is_original", pa.bool_(), "True for an original (articles.duplicate_of is null), false for a duplicate.", False)
+_ARTICLE = Column("article_id", _STR, "articles.article_id.", False)
+_TOPICS = Column("topics", _STRS, "articles.topics ([] when none).", False)
+_TITLE = Column("title", _STR, "articles.title cut to 300 characters.")
+_TOPIC_KEY = Column(
+    "topic_key", _STR, "topics as one delimited string, sorted (see pipelines.schema.key): filtered with contains() much faster than a list.", False
+)
+_AGENCY = Column("name", _STR, "agency_mentions.name: the canonical agency name.", False)
+_AGENCY_TYPE = Column("type", _STR, "agency_mentions.type: the agency type.", False)
+_AGENCY_LEVEL = Column("level", _STR, "agency_mentions.level: the agency level.")
+_AGENCY_REGION = Column("region_code", _STR, "agency_mentions.region_code: GB/T 2260 code of the agency's jurisdiction.")
+
+COVERAGE = Table(
+    name="coverage",
+    description="Article counts per (day, region, scope, outlet, site, original?, topic); topic '*' counts all articles (the denominator for shares).",
+    columns=(
+        _DAY, _PROVINCE, _PREFECTURE, _COUNTY,
+        Column("scope", _STR, "articles.scope: local, national, foreign or none."),
+        _OUTLET, _SITE, _ORIGINAL,
+        Column("topic", _STR, "A topic id of the articles counted, or '*' for all of them."),
+        Column("articles", pa.int32(), "Number of articles in the group.", False),
+    ),
+)  # fmt: skip
+AGENCY_DAILY = Table(
+    name="agency_daily",
+    description="Articles and mentions per (day, agency, region of the article, original?).",
+    columns=(
+        _DAY, _AGENCY, _AGENCY_TYPE, _AGENCY_LEVEL, _AGENCY_REGION, _PROVINCE, _PREFECTURE, _COUNTY, _ORIGINAL,
+        Column("articles", pa.int32(), "Number of distinct articles that name the agency.", False),
+        Column("mentions", pa.int32(), "Number of mentions of the agency in them.", False),
+    ),
+)  # fmt: skip
+ARTICLE_FACTS = Table(
+    name="article_facts",
+    description="One slim row per article, newest first: its dimensions, topics, quality flags and agencies, and where its row is (for filters, exact counts and article lists).",
+    primary_key=("article_id",),
+    columns=(
+        _ARTICLE, _DAY, _PROVINCE, _PREFECTURE, _COUNTY, _OUTLET, _SITE, _ORIGINAL, _TOPICS,
+        Column("quality_flags", _STRS, "articles.quality_flags ([] when none).", False),
+        Column("agency_types", _STRS, "Distinct types of the agencies the article names, sorted ([] when none).", False),
+        Column("agency_names", _STRS, "Distinct canonical names of the agencies the article names, sorted ([] when none).", False),
+        _TITLE,
+        Column("part", _STR, "File name of the article's row under articles/ (and of its mentions under agency_mentions/).", False),
+        Column("part_row", pa.int64(), "Row number of the article in that articles/ file.", False),
+        _TOPIC_KEY,
+        Column("flag_key", _STR, "quality_flags as one delimited string (see topic_key).", False),
+        Column("agency_type_key", _STR, "agency_types as one delimited string (see topic_key).", False),
+        Column("agency_key", _STR, "agency_names as one delimited string (see topic_key).", False),
+    ),
+)  # fmt: skip
+AGENCY_ARTICLES = Table(
+    name="agency_articles",
+    description="One row per (article, agency it names), newest first, with the article's dimensions and title (an agency's article list needs no other table).",
+    primary_key=("article_id", "name"),
+    columns=(
+        _ARTICLE, _DAY, _AGENCY,
+        Column("type", _STR, "agency_mentions.type: the agency type.", False),
+        _AGENCY_LEVEL, _AGENCY_REGION,
+        Column("mentions", pa.int32(), "Number of mentions of the agency in the article.", False),
+        Column("surfaces", _STRS, "Distinct surface forms the agency is written as in the article, sorted.", False),
+        Column("first_of_type_level", pa.bool_(), "True on one row per (article, agency type, level), so articles per type and level are counted without DISTINCT.", False),
+        _PROVINCE, _PREFECTURE, _COUNTY, _OUTLET, _SITE, _ORIGINAL, _TOPICS, _TITLE, _TOPIC_KEY,
+    ),
+)  # fmt: skip
+
+# file stem (aggregates/<stem>.parquet) -> its declaration and SELECT, in the order the build writes them
+AGGREGATES: dict[str, Aggregate] = {
+    agg.table.name: agg
+    for agg in (
+        Aggregate(COVERAGE, COVERAGE_SQL),
+        Aggregate(AGENCY_DAILY, AGENCY_DAILY_SQL),
+        Aggregate(ARTICLE_FACTS, ARTICLE_FACTS_SQL),
+        Aggregate(AGENCY_ARTICLES, AGENCY_ARTICLES_SQL),
+    )
 }
+AGGREGATE_TABLES: dict[str, Table] = {stem: agg.table for stem, agg in AGGREGATES.items()}

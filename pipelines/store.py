@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.errors import DatasetError
-from pipelines.schema import DUPLICATES, PARSED, REJECTS, Table
+from pipelines.schema import DUPLICATES, PARSED, REJECTS, SchemaError, Table
 
 PUBLIC_ENTRIES = ("articles", "rejects", "agency_mentions", "aggregates", "search", "datapackage.json", "README.md", "manifest.json")
 
@@ -251,6 +251,27 @@ def write_parquet(declared: Table, table: pa.Table, path: Path, row_group_size: 
         out.write(table)
 
 
+def check_parquet(declared: Table, path: Path) -> None:
+    """Raise ``SchemaError`` unless the Parquet file ``path`` is the table ``declared``: the check of a file
+    written without ``TableWriter`` (the aggregates, which DuckDB writes), from its footer alone.
+
+    Its columns must be the declared ones in the declared order with the declared types
+    (``Table.check``), and a column declared required must hold no null (the row groups' null counts;
+    a nested column's count also counts empty lists, so only flat columns are checked).
+    """
+    meta = pq.read_metadata(path)
+    where = path.name
+    declared.check(meta.schema.to_arrow_schema(), where)
+    flat = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
+    for col in declared.columns:
+        if col.nullable or col.name not in flat:
+            continue
+        for rg in range(meta.num_row_groups):
+            stats = meta.row_group(rg).column(flat[col.name]).statistics
+            if stats is not None and stats.has_null_count and stats.null_count:
+                raise SchemaError(f"{where}: {declared.name}.{col.name}: {stats.null_count} nulls in a required column")
+
+
 class PartWriter:
     """Write a part file in row groups as rows arrive (bounded memory), through a ``TableWriter``."""
 
@@ -301,4 +322,3 @@ def drop_files_from_part(store: Store, pid: str, drop: set[str], new_id: bool = 
             table = table.filter(pc.invert(pc.is_in(table.column("source_file"), pa.array(sorted(drop)))))
         write_parquet(declared, table, store.parts / f"{target}.{kind}.parquet")
     return target
-

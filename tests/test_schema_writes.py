@@ -141,6 +141,8 @@ UNCHECKED_WRITES = {
     ("dashboard/queries.py", "pq.write_table"): 1,
     # the dashboard test writes a deliberately foreign part file
     ("tests/test_dashboard_apptest.py", "pq.write_table"): 1,
+    # aggregates that drift from their declarations, written to show check_parquet refuses them
+    ("tests/test_schema_writes.py", "pq.write_table"): 3,
     # bench/stages.py times Parquet encoding into memory
     ("bench/stages.py", "pq.write_table"): 2,
 }
@@ -167,3 +169,58 @@ def test_no_parquet_write_goes_around_the_declared_schemas() -> None:
             for call in _parquet_writes(path):
                 seen[(rel, call)] = seen.get((rel, call), 0) + 1
     assert seen == UNCHECKED_WRITES, "write through pipelines.store.write_parquet / TableWriter with the table declared in schema.py"
+
+
+# --- aggregates: written by DuckDB, checked against their declarations -------------------------------
+
+
+def test_every_aggregate_of_a_real_build_is_its_declared_table(sample_dataset: Path) -> None:
+    from pipelines.schema import AGGREGATE_TABLES
+    from pipelines.store import check_parquet
+
+    written = sorted(p.stem for p in (sample_dataset / "aggregates").glob("*.parquet"))
+    assert written == sorted(AGGREGATE_TABLES)
+    for stem, declared in AGGREGATE_TABLES.items():
+        check_parquet(declared, sample_dataset / "aggregates" / f"{stem}.parquet")
+        got = pq.read_table(sample_dataset / "aggregates" / f"{stem}.parquet")
+        assert got.num_rows > 0 and got.column_names == declared.names
+
+
+def test_an_aggregate_that_drifts_from_its_declaration_is_refused(sample_dataset: Path, tmp_path: Path) -> None:
+    from pipelines.schema import AGGREGATE_TABLES
+    from pipelines.store import check_parquet
+
+    declared = AGGREGATE_TABLES["coverage"]
+    coverage = pq.read_table(sample_dataset / "aggregates" / "coverage.parquet")
+    widened = _replace(coverage, "articles", pc.cast(coverage["articles"], pa.int64()))
+    pq.write_table(widened, tmp_path / "coverage.parquet")
+    with pytest.raises(SchemaError, match=r"coverage\.articles is int64, declared int32"):
+        check_parquet(declared, tmp_path / "coverage.parquet")
+    pq.write_table(coverage.drop_columns(["topic"]), tmp_path / "coverage.parquet")
+    with pytest.raises(SchemaError, match=r"missing \['topic'\]"):
+        check_parquet(declared, tmp_path / "coverage.parquet")
+    nulls = _replace(coverage, "articles", pa.nulls(coverage.num_rows, pa.int32()))
+    pq.write_table(nulls, tmp_path / "coverage.parquet")
+    with pytest.raises(SchemaError, match=r"coverage\.articles: \d+ nulls in a required column"):
+        check_parquet(declared, tmp_path / "coverage.parquet")
+
+
+def test_a_readers_column_list_naming_an_undeclared_column_fails_at_once() -> None:
+    from dashboard.data import REQUIRED_COLUMNS
+
+    assert set(REQUIRED_COLUMNS) <= set(ARTICLES.names)
+    with pytest.raises(SchemaError, match=r"articles has no columns \['headline'\]"):
+        ARTICLES.subset("title", "headline")
+
+
+def test_datapackage_describes_every_aggregate_from_its_declaration(sample_dataset: Path) -> None:
+    import json
+
+    from pipelines.schema import AGGREGATE_TABLES
+
+    package = json.loads((sample_dataset / "datapackage.json").read_text(encoding="utf-8"))
+    resources = {r["name"]: r for r in package["resources"]}
+    for stem, declared in AGGREGATE_TABLES.items():
+        fields = resources[f"aggregates_{stem}"]["schema"]["fields"]
+        assert [f["name"] for f in fields] == declared.names
+        assert all(f.get("description") for f in fields)

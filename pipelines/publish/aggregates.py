@@ -18,6 +18,12 @@ delimited ``*_key`` strings (see ``key``) for fast filtering. Both are sorted ne
 Each table's SELECT reads two views, ``a`` (articles, with DuckDB's ``filename`` and
 ``file_row_number`` columns) and ``m`` (agency_mentions); the dashboard reuses the same SQL to derive
 a missing aggregate on the fly from an older dataset.
+
+Each table is declared in ``pipelines/schema.py`` beside its SELECT. DuckDB writes it (``COPY``,
+streaming, within a memory budget: the tables are never held in memory here) from
+``Aggregate.select()``, the declared columns in the declared order cast to the declared types, and
+the written file's footer is then checked against the declaration (``check_parquet``), so a SELECT
+that drifts from its declaration fails the build naming the table and the column.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.schema import AGGREGATES
+from pipelines.schema import AGGREGATES, Aggregate
+from pipelines.store import check_parquet
 
 # DuckDB's memory budgets for one aggregate table, tried in turn (None: DuckDB's default, 80% of RAM)
 AGGREGATE_MEMORY: tuple[str | None, ...] = ("512MB", "1GB", "2GB", "4GB", None)
@@ -46,19 +53,20 @@ def build_aggregates(snapshot: Path) -> None:
     # each budget with two threads, then with one: two threads' hash tables need twice the memory
     # (coverage at 1M articles, 4.5M groups: 512 MB fails with two threads and works with one, 15 s)
     attempts = [(limit, threads) for limit in AGGREGATE_MEMORY for threads in (2, 1)]
-    for stem, sql in AGGREGATES.items():
+    for stem, agg in AGGREGATES.items():
         for i, (limit, threads) in enumerate(attempts):
             try:
-                _write_aggregate(snapshot, stem, sql, limit, threads)
+                _write_aggregate(snapshot, agg, limit, threads)
                 break
             except duckdb.OutOfMemoryException:
                 if i == len(attempts) - 1:
                     raise
                 what = "one thread" if threads == 2 else "more memory"
                 print(f"aggregates: {stem} needs more than {limit} of memory with {threads} thread(s); retrying with {what}", file=sys.stderr)
+        check_parquet(agg.table, out / f"{stem}.parquet")
 
 
-def _write_aggregate(snapshot: Path, stem: str, sql: str, memory_limit: str | None, threads: int = 2) -> None:
+def _write_aggregate(snapshot: Path, agg: Aggregate, memory_limit: str | None, threads: int = 2) -> None:
     art = (snapshot / "articles").as_posix() + "/*.parquet"
     men = (snapshot / "agency_mentions").as_posix() + "/*.parquet"
     spill = snapshot / ".duckdb-spill"
@@ -72,8 +80,8 @@ def _write_aggregate(snapshot: Path, stem: str, sql: str, memory_limit: str | No
         con.execute(f"SET temp_directory = '{spill.as_posix()}'")
         con.execute(f"CREATE VIEW a AS SELECT * FROM read_parquet('{art}', filename = true, file_row_number = true)")
         con.execute(f"CREATE VIEW m AS SELECT * FROM read_parquet('{men}')")
-        target = (snapshot / "aggregates" / f"{stem}.parquet").as_posix()
-        con.execute(f"COPY ({sql}) TO '{target}' (FORMAT PARQUET, COMPRESSION ZSTD, ROW_GROUP_SIZE 122880)")
+        target = (snapshot / "aggregates" / f"{agg.table.name}.parquet").as_posix()
+        con.execute(f"COPY ({agg.select()}) TO '{target}' (FORMAT PARQUET, COMPRESSION ZSTD, ROW_GROUP_SIZE 122880)")
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)

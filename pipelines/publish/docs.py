@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipelines.read.errors import REASONS
-from pipelines.schema import SEARCH_TABLES, TABLES, Table, describe
+from pipelines.schema import AGGREGATE_TABLES, SEARCH_TABLES, TABLES, Table, describe
 
 CARD_TEMPLATE = Path(__file__).resolve().parent / "card_template.md"
 
@@ -82,7 +82,16 @@ def datapackage(snapshot: Path, run: dict[str, Any]) -> dict[str, Any]:
             }
         )
     for f in sorted((snapshot / "aggregates").glob("*.parquet")):
-        resources.append({"name": f"aggregates_{f.stem}", "path": f"aggregates/{f.name}", "format": "parquet", "bytes": f.stat().st_size, "hash": "sha256:" + file_sha256(f)})
+        resource: dict[str, Any] = {
+            "name": f"aggregates_{f.stem}",
+            "path": f"aggregates/{f.name}",
+            "format": "parquet",
+            "bytes": f.stat().st_size,
+            "hash": "sha256:" + file_sha256(f),
+        }
+        if f.stem in AGGREGATE_TABLES:
+            resource |= {"description": AGGREGATE_TABLES[f.stem].description, "schema": table_schema(AGGREGATE_TABLES[f.stem])}
+        resources.append(resource)
     return {
         "profile": "data-package",
         "name": "gansu-local-news",
@@ -95,7 +104,13 @@ def datapackage(snapshot: Path, run: dict[str, Any]) -> dict[str, Any]:
 
 
 def data_dictionary() -> str:
-    return describe(TABLES.values()) + "\n#### The full-text search index (`search/`)\n\n" + describe(SEARCH_TABLES.values())
+    return (
+        describe(TABLES.values())
+        + "\n#### Aggregate tables (`aggregates/<name>.parquet`, derived from the tables above for the dashboard)\n\n"
+        + describe(AGGREGATE_TABLES.values())
+        + "\n#### The full-text search index (`search/`)\n\n"
+        + describe(SEARCH_TABLES.values())
+    )
 
 
 def search_card(manifest: dict[str, Any]) -> str:
