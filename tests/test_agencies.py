@@ -329,3 +329,30 @@ def test_fire_brigades_and_forest_police(gaz: Any) -> None:
 def test_other_countries_organs_are_not_national_organs(gaz: Any) -> None:
     _, agencies, _ = run(gaz, "美国最高法院周一裁定，美国司法部和该国国务院表示尊重。我国最高人民法院也发布了意见。")
     assert [a["name"] for a in agencies] == ["最高人民法院"]
+
+
+def test_departments_named_by_their_field_after_a_place(gaz: Any) -> None:
+    # cec_161: a county's 公安 and 卫生 departments in one list -> its public security bureau and its government
+    _, agencies, _ = run(gaz, "前日下午，湛江市徐闻县下桥镇糖厂小学发生一起严重食物中毒事件。徐闻县公安、卫生等部门已展开调查。")
+    assert {key(a) for a in agencies} == {("public_security", "county", "440825"), ("government", "county", "440825")}
+    assert by_name(agencies)["徐闻县公安局"]["mentions"] == ["徐闻县公安"]
+    # a level character stands for the story's own place; each field folds into its organ once
+    _, agencies, _ = run(gaz, "兰州市城关区一处民房起火。市公安、安监、卫生等部门赶赴现场，一位区卫生部门工作人员说。")
+    assert {key(a) for a in agencies} == {
+        ("public_security", "prefectural", "620100"),
+        ("government", "prefectural", "620100"),
+        ("government", "county", "620102"),
+    }
+    # a field's department after a place, alone; the fire service by the place's level
+    _, agencies, _ = run(gaz, "黄金周期间，肇庆旅游部门介绍，鼎湖山游客如织。陕西消防部门提醒游客注意防火。")
+    assert {a["name"] for a in agencies} == {"肇庆市人民政府", "陕西省公安消防总队"}
+
+
+def test_field_lists_without_a_place_name_no_organ(gaz: Any) -> None:
+    # 当地 / 组织 / 会同 name no place; 卫生部门 alone is neither an organ nor the ministry 卫生部
+    body = "兰州市城关区发生火灾。当地公安、消防、卫生等部门赶到。会同工商、质监、食药、商务等部门检查。卫生部门称。"
+    _, agencies, _ = run(gaz, body)
+    assert agencies == []
+    # a list whose items are not all fields stops at the first that is not (医院): only the organs named in full
+    _, agencies, _ = run(gaz, "宁城县委、县政府、公安局、卫生局、医院等部门")
+    assert {a["name"] for a in agencies} == {"中共宁城县委员会", "宁城县人民政府"}

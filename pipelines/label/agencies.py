@@ -57,6 +57,7 @@ class Organ:
     city_of_municipality: bool = False  # 北京金融法院 is the city's court (110100), not the province's
     county_only: bool = False  # a sub-unit that needs a county-level jurisdiction (镇人民政府)
     prefix_named: bool = False  # named after an area the gazetteer lacks (祁连山林区法院)
+    fields: tuple[str, ...] = ()  # 卫生 of 县卫生部门 and of 徐闻县公安、卫生等部门
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,9 @@ class AgencyRules:
 
     def __init__(self, patterns: list[Pattern], level_chars: dict[str, str], bare_reject: str, path: Path) -> None:
         self.patterns = patterns
+        # field name (卫生) -> the organ a department of that field folds into, longest names first
+        fields = {f: p.organ for p in patterns if p.organ is not None for f in p.organ.fields}
+        self.fields: list[tuple[str, Organ]] = sorted(fields.items(), key=lambda kv: -len(kv[0]))
         self.level_chars = level_chars
         self.bare_reject = frozenset(bare_reject)
         self.path = path
@@ -125,8 +129,10 @@ class AgencyRules:
                 city_of_municipality=bool(o.get("city_of_municipality", False)),
                 county_only=bool(o.get("county_only", False)),
                 prefix_named=bool(o.get("prefix_named", False)),
+                fields=tuple(o.get("fields", ())),
             )
-            for s in o["surfaces"]:
+            # a field names its department: 卫生 -> 卫生部门 (after a place or a level character)
+            for s in [*o.get("surfaces", ()), *(f + "部门" for f in o.get("fields", ()))]:
                 if not o.get("bare_only"):
                     by_surface.setdefault(s, Pattern(s, organ, None, s))
                 for ch in o.get("bare", ()):
@@ -286,7 +292,11 @@ class _Resolver:
         # blockers do not overlap each other (one leftmost-longest scan) and come in text order, so
         # the only candidate is the last one starting before e
         k = bisect_left(blocked, (e,)) - 1
-        return k >= 0 and s < blocked[k][1]
+        if k < 0 or s >= blocked[k][1]:
+            return False
+        # a blocker inside the match is part of a longer reading (区|卫生部门 holds the blocker 卫生部门,
+        # which only says it is not the ministry 卫生部); one that reaches outside it blocks (社区委员会)
+        return not (s <= blocked[k][0] and blocked[k][1] <= e)
 
     def placed_prefix(self, s: int, limit: int = 4) -> tuple[Hit, str] | None:
         """A place written a few characters before ``s`` and the free text between them:
@@ -335,7 +345,7 @@ def find_mentions(body: str, region: Mapping[str, Any] | None, gaz: Gazetteer) -
         return [], []
     rules = agency_rules(gaz)
     matches = rules.ac.find_matches_as_indexes(body)
-    if not matches:
+    if not matches and not (rules.fields and "部门" in body):
         return [], []
     r = _Resolver(body, region, gaz)
     out: list[_Mention] = []
@@ -372,7 +382,66 @@ def find_mentions(body: str, region: Mapping[str, Any] | None, gaz: Gazetteer) -
         m = _resolve(pat, s, e, r, rules, out)
         if m is not None:
             out.append(m)
+    if rules.fields and "部门" in body:
+        listed = _department_lists(body, r, rules)
+        if listed:
+            out = sorted(out + listed, key=lambda m: m.offset)
     return _group(out), [(m.name, m.type, m.level, m.region_code, m.surface, m.offset) for m in out]
+
+
+_LIST_ENDS = ("等部门", "等有关部门", "等相关部门")
+_MAX_LISTED = 10
+
+
+def _department_lists(body: str, r: _Resolver, rules: AgencyRules) -> list[_Mention]:
+    """Departments named by their fields in a list after a place: 徐闻县公安、卫生等部门 is 徐闻县's public
+    security bureau and (its health bureau folded into) its government; 市公安、安监、卫生等部门 the
+    article's own city's. Every item must be a field of ``agencies.toml`` and the first must follow a
+    place or a level character (当地公安、消防等部门 and 组织卫生、消防等部门 name no place: no organ).
+    Each list is read back from its 等部门 over at most ``_MAX_LISTED`` items: linear in the body."""
+    out: list[_Mention] = []
+    k = body.find("部门")
+    while k >= 0:
+        end = next((k + 2 - len(w) for w in _LIST_ENDS if body.startswith(w, k + 2 - len(w))), -1)
+        if end >= 0:
+            out.extend(_read_list(body, end, r, rules))
+        k = body.find("部门", k + 2)
+    return out
+
+
+def _read_list(body: str, end: int, r: _Resolver, rules: AgencyRules) -> list[_Mention]:
+    """The mentions of the field list ending at ``end`` (where its 等 stands), first item first."""
+    items: list[tuple[int, str, Organ]] = []
+    pos = end
+    while len(items) < _MAX_LISTED:
+        got = next(((f, o) for f, o in rules.fields if body.startswith(f, pos - len(f))), None)
+        if got is None:
+            break
+        pos -= len(got[0])
+        items.append((pos, *got))
+        if pos == 0 or body[pos - 1] != "、":
+            break
+        pos -= 1
+    if not items:
+        return []
+    items.reverse()
+    s0, field0, organ0 = items[0]
+    if s0 in r.place_end:  # 徐闻县|公安、…
+        first = _resolve(Pattern(field0, organ0, None, field0), s0, s0 + len(field0), r, rules, [])
+    elif s0 > 0 and body[s0 - 1] in rules.level_chars:  # 市|公安、…
+        pat = Pattern(body[s0 - 1] + field0, organ0, body[s0 - 1], field0)
+        first = _resolve(pat, s0 - 1, s0 + len(field0), r, rules, [])
+    else:
+        return []
+    if first is None or first.region_code is None:
+        return []
+    out = [first]
+    for s, field, organ in items[1:]:
+        d = r.at_level(first.region_code, organ)
+        named = r.name(organ, d, "", field) if d is not None else None
+        if d is not None and named is not None:
+            out.append(_Mention(named[0], organ.type, named[1], d.code, field, s, s + len(field)))
+    return out
 
 
 def _abbreviations(body: str) -> list[tuple[int, int, str]]:
