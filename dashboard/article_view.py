@@ -173,9 +173,26 @@ def show_article(c: Ctx, article_id: str) -> bool:
     if art is None:
         st.warning(c.t("ar_not_found"))
         return False
+    _title(c, art)
+    _source_link(c, art)
+    meta = _meta_rows(c, art)
+    text_table(pd.DataFrame(meta, columns=[c.t("field"), c.t("value")]), key="ar_meta", height=35 * (len(meta) + 1) + 3)
+    _body(c, art, mentions)
+    _region_evidence_table(c, art)
+    _agency_evidence_table(c, mentions)
+    _topic_evidence_table(c, art)
+    return True
+
+
+def _title(c: Ctx, art: dict[str, Any]) -> None:
+    """The title as an escaped heading, search terms highlighted."""
     title = truncate(str(art.get("title") or ""), 2000)
     marks = search_spans(title, _search_terms(c), c.t("ar_ev_search"))
     st.html(highlight_html(title, marks, tag="h3", style="margin:0.2rem 0 0.6rem 0") if marks else escaped_block(title or "—", "h3", "margin:0.2rem 0 0.6rem 0"))
+
+
+def _source_link(c: Ctx, art: dict[str, Any]) -> None:
+    """A link button for an http(s) source URL; any other URL only as inert text."""
     url = art.get("url")
     link = http_url(url)
     if link:
@@ -183,9 +200,10 @@ def show_article(c: Ctx, article_id: str) -> bool:
     elif isinstance(url, str) and url:
         st.text(c.t("ar_no_link"))
         st.code(truncate(url, 2000), language=None, wrap_lines=True)
-    meta = _meta_rows(c, art)
-    text_table(pd.DataFrame(meta, columns=[c.t("field"), c.t("value")]), key="ar_meta", height=35 * (len(meta) + 1) + 3)
 
+
+def _body(c: Ctx, art: dict[str, Any], mentions: pd.DataFrame) -> None:
+    """The body (cut at BODY_LIMIT) with the evidence highlighted, under its legend."""
     st.markdown(f"**{c.t('ar_body')}**")
     body = str(art.get("body") or "")
     shown = body[:BODY_LIMIT]
@@ -198,6 +216,8 @@ def show_article(c: Ctx, article_id: str) -> bool:
     else:
         st.text(c.t("ar_empty_body"))
 
+
+def _region_evidence_table(c: Ctx, art: dict[str, Any]) -> None:
     ev_region = [e for e in _list(art.get("region_evidence")) if isinstance(e, dict)]
     if ev_region:
         st.markdown(f"**{c.t('ar_ev_region')}**")
@@ -213,6 +233,9 @@ def show_article(c: Ctx, article_id: str) -> bool:
             ),
             key="ar_ev_region",
         )
+
+
+def _agency_evidence_table(c: Ctx, mentions: pd.DataFrame) -> None:
     if not mentions.empty:
         st.markdown(f"**{c.t('ar_ev_agency')}**")
         text_table(
@@ -227,6 +250,9 @@ def show_article(c: Ctx, article_id: str) -> bool:
             ),
             key="ar_ev_agency",
         )
+
+
+def _topic_evidence_table(c: Ctx, art: dict[str, Any]) -> None:
     ev_topic = [e for e in _list(art.get("topic_evidence")) if isinstance(e, dict)]
     if ev_topic:
         st.markdown(f"**{c.t('ar_ev_topic')}**")
@@ -240,4 +266,3 @@ def show_article(c: Ctx, article_id: str) -> bool:
             ),
             key="ar_ev_topic",
         )
-    return True

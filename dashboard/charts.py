@@ -341,44 +341,9 @@ def choropleth_figure(
     map is hidden and the view fits the areas. The selected area gets a thick red outline.
     """
     locs = ["156" + c for c in codes]
-    safe_names = [plotly_text(n, 40) for n in names]
-    cnt = list(counts) if counts is not None else list(values)
-    colorbar: dict[str, Any] = {"title": {"text": plotly_text(value_title)}}
-    if measure == "share":
-        colorbar["tickformat"] = ".0%"
-    data: list[dict[str, Any]] = [
-        {
-            "type": "choropleth",
-            "geojson": geojson,
-            "featureidkey": "properties.gb",
-            "locations": locs,
-            "z": [float(v) for v in values],
-            "text": safe_names,
-            "customdata": [[c, int(n)] for c, n in zip(codes, cnt, strict=True)],
-            "colorscale": BLUES,
-            "zmin": 0,
-            "marker": {"line": {"color": "#555", "width": 0.6}},
-            "colorbar": colorbar,
-            "hovertemplate": "%{text}<br>%{z" + (":.1%" if measure == "share" else "") + "}<br>n=%{customdata[1]}<extra></extra>",
-            "name": "",
-        }
-    ]
+    data = [_choropleth_areas(codes, locs, values, names, geojson=geojson, counts=counts, measure=measure, value_title=value_title)]
     if selected and selected in codes:
-        i = list(codes).index(selected)
-        data.append(
-            {
-                "type": "choropleth",
-                "geojson": geojson,
-                "featureidkey": "properties.gb",
-                "locations": [locs[i]],
-                "z": [1],
-                "colorscale": [[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]],
-                "showscale": False,
-                "marker": {"line": {"color": "#d62728", "width": 3}},
-                "hoverinfo": "skip",
-                "name": "",
-            }
-        )
+        data.append(_choropleth_outline(locs[list(codes).index(selected)], geojson))
     layout = {
         "height": height,
         "margin": {"l": 0, "r": 0, "t": 10, "b": 0},
@@ -387,3 +352,53 @@ def choropleth_figure(
         "geo": {"fitbounds": "locations", "visible": False, "projection": {"type": "mercator"}},
     }
     return _figure(data, layout)
+
+
+def _choropleth_areas(
+    codes: Sequence[str],
+    locs: Sequence[str],
+    values: Sequence[float],
+    names: Sequence[str],
+    *,
+    geojson: str | dict[str, object],
+    counts: Sequence[float] | None,
+    measure: str,
+    value_title: str,
+) -> dict[str, Any]:
+    """The coloured areas (names escaped; the hover shows the value and the article count)."""
+    safe_names = [plotly_text(n, 40) for n in names]
+    cnt = list(counts) if counts is not None else list(values)
+    colorbar: dict[str, Any] = {"title": {"text": plotly_text(value_title)}}
+    if measure == "share":
+        colorbar["tickformat"] = ".0%"
+    return {
+        "type": "choropleth",
+        "geojson": geojson,
+        "featureidkey": "properties.gb",
+        "locations": list(locs),
+        "z": [float(v) for v in values],
+        "text": safe_names,
+        "customdata": [[c, int(n)] for c, n in zip(codes, cnt, strict=True)],
+        "colorscale": BLUES,
+        "zmin": 0,
+        "marker": {"line": {"color": "#555", "width": 0.6}},
+        "colorbar": colorbar,
+        "hovertemplate": "%{text}<br>%{z" + (":.1%" if measure == "share" else "") + "}<br>n=%{customdata[1]}<extra></extra>",
+        "name": "",
+    }
+
+
+def _choropleth_outline(loc: str, geojson: str | dict[str, object]) -> dict[str, Any]:
+    """A transparent trace over the selected area that only draws its thick red outline."""
+    return {
+        "type": "choropleth",
+        "geojson": geojson,
+        "featureidkey": "properties.gb",
+        "locations": [loc],
+        "z": [1],
+        "colorscale": [[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]],
+        "showscale": False,
+        "marker": {"line": {"color": "#d62728", "width": 3}},
+        "hoverinfo": "skip",
+        "name": "",
+    }

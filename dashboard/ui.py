@@ -230,11 +230,35 @@ def _current_filters(opts: Options) -> Filters:
 
 def sidebar(ds: Dataset, lang: Lang, page: str) -> Ctx:
     """Draw the filters and downloads; return the page context."""
-    ss = st.session_state
     opts = data.options(ds)
     regions = data.regions(ds)
     topics = data.topic_labels()
+    _prepare_widgets(opts, page)
 
+    sb = st.sidebar
+    sb.header(tr("filters", lang))
+    _date_filter(opts, lang)
+    _region_filters(opts, regions, lang)
+    _topic_and_agency_filters(opts, topics, lang)
+    _source_filters(opts, lang)
+    search_note = _search_widgets(lang)
+
+    f = _current_filters(opts)
+    for k, v in to_query(f).items():
+        set_param(k, v)
+    if f.search:
+        _search_note(search_note, ds, f, lang)
+
+    c = Ctx(ds, f, lang, opts, regions, topics, page)
+    _downloads(c)
+    sb.caption(tr("share_link", lang))
+    return c
+
+
+def _prepare_widgets(opts: Options, page: str) -> None:
+    """Set the widget state before the widgets are drawn: from the URL on the first run, cleared on
+    reset, the trends page's default view, and the filter changes pages asked for."""
+    ss = st.session_state
     if not ss.get("_init"):
         ss["_init"] = True
         _set_widgets(from_query(url0(), opts.valid), opts)
@@ -243,12 +267,7 @@ def sidebar(ds: Dataset, lang: Lang, page: str) -> Ctx:
     if page == "trends" and not ss.get("_trends_default_done"):
         ss["_trends_default_done"] = True
         if not has_filter_params(url0()) and _current_filters(opts).is_default():
-            defaults: dict[str, Any] = {}
-            if TRENDS_DEFAULT_TOPIC in opts.valid.topics:
-                defaults["topic"] = TRENDS_DEFAULT_TOPIC
-            if GANSU in opts.valid.provinces:
-                defaults["province"] = GANSU
-            _set_widgets(replace(Filters(), **defaults), opts)
+            _set_widgets(replace(Filters(), **_trends_defaults(opts)), opts)
     pending = ss.pop("_pending", None)
     if pending:
         cur = _current_filters(opts)
@@ -256,13 +275,31 @@ def sidebar(ds: Dataset, lang: Lang, page: str) -> Ctx:
         # re-validate through the URL form: unknown values are dropped, parents follow children
         _set_widgets(from_query({**to_query(merged), **({} if merged.unique else {"copies": "1"})}, opts.valid), opts)
 
-    sb = st.sidebar
-    sb.header(tr("filters", lang))
+
+def _trends_defaults(opts: Options) -> dict[str, Any]:
+    """The trends page's first view without filters: the default topic in Gansu (where present)."""
+    defaults: dict[str, Any] = {}
+    if TRENDS_DEFAULT_TOPIC in opts.valid.topics:
+        defaults["topic"] = TRENDS_DEFAULT_TOPIC
+    if GANSU in opts.valid.provinces:
+        defaults["province"] = GANSU
+    return defaults
+
+
+def _date_filter(opts: Options, lang: Lang) -> None:
+    """The date range (only when the dataset has dates); an out-of-range value resets to the full range."""
+    ss = st.session_state
     if opts.min_day and opts.max_day:
         cur_dates = ss.get(W["dates"])
         if not (isinstance(cur_dates, tuple | list) and all(isinstance(d, dt.date) and opts.min_day <= d <= opts.max_day for d in cur_dates)):
             ss[W["dates"]] = (opts.min_day, opts.max_day)
-        sb.date_input(tr("date_range", lang), min_value=opts.min_day, max_value=opts.max_day, key=W["dates"], format="YYYY-MM-DD")
+        st.sidebar.date_input(tr("date_range", lang), min_value=opts.min_day, max_value=opts.max_day, key=W["dates"], format="YYYY-MM-DD")
+
+
+def _region_filters(opts: Options, regions: Regions, lang: Lang) -> None:
+    """Province, then its prefectures, then their counties; a level without a parent is cleared."""
+    ss = st.session_state
+    sb = st.sidebar
 
     def region_fmt(c: str | None) -> str:
         return tr("all", lang) if c is None else regions.label(c, lang)
@@ -286,6 +323,11 @@ def sidebar(ds: Dataset, lang: Lang, page: str) -> Ctx:
         ss[W["prefecture"]] = None
         ss[W["county"]] = None
 
+
+def _topic_and_agency_filters(opts: Options, topics: dict[str, tuple[str, str]], lang: Lang) -> None:
+    """Topic, agency type and organ (the organ list narrowed to the chosen agency type)."""
+    ss = st.session_state
+    sb = st.sidebar
     if ss.get(W["topic"]) not in opts.topics:
         ss[W["topic"]] = None
     sb.selectbox(
@@ -305,16 +347,28 @@ def sidebar(ds: Dataset, lang: Lang, page: str) -> Ctx:
         tr("organ", lang), _capped(organ_names, ss.get(W["organ"])), key=W["organ"], format_func=lambda x: tr("all", lang) if x is None else _short(x),
         placeholder=tr("all", lang),
     )
+
+
+def _source_filters(opts: Options, lang: Lang) -> None:
+    """Outlet and site (long lists capped; names shortened and made printable)."""
+    ss = st.session_state
     for name, values in (("outlet", opts.outlets), ("site", opts.sites)):
         if ss.get(W[name]) not in getattr(opts.valid, f"{name}s"):
             ss[W[name]] = None
-        sb.selectbox(
+        st.sidebar.selectbox(
             tr(name, lang),
             _capped(values, ss.get(W[name])),
             key=W[name],
             format_func=lambda x: tr("all", lang) if x is None else _short(x),
             placeholder=tr("all", lang),
         )
+
+
+def _search_widgets(lang: Lang) -> Any:
+    """Search text, where to search, the unique toggle and the reset button; return the slot for the
+    search note (filled once the filters are known)."""
+    ss = st.session_state
+    sb = st.sidebar
     if not isinstance(ss.get(W["search"]), str):
         ss[W["search"]] = ""
     sb.text_input(tr("search", lang), key=W["search"], max_chars=200, help=tr("search_help", lang))
@@ -326,17 +380,7 @@ def sidebar(ds: Dataset, lang: Lang, page: str) -> Ctx:
         ss[W["unique"]] = True
     sb.toggle(tr("unique", lang), key=W["unique"], help=tr("unique_help", lang))
     sb.button(tr("reset", lang), on_click=_reset, width="stretch", key="w_reset")
-
-    f = _current_filters(opts)
-    for k, v in to_query(f).items():
-        set_param(k, v)
-    if f.search:
-        _search_note(search_note, ds, f, lang)
-
-    c = Ctx(ds, f, lang, opts, regions, topics, page)
-    _downloads(c)
-    sb.caption(tr("share_link", lang))
-    return c
+    return search_note
 
 
 def _search_note(slot: Any, ds: Dataset, f: Filters, lang: Lang) -> None:

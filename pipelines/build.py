@@ -89,19 +89,12 @@ class BuildSummary:
 
 def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None) -> BuildSummary:
     """Build or update the dataset in ``opts.dataset`` from ``opts.input``; see the module docstring."""
-    from pipelines.label.stage import label_hash
-
     started = time.monotonic()
-    if not opts.relabel_only and not is_url(opts.input) and not Path(opts.input).is_dir():
-        raise InputError(f"input folder {opts.input} does not exist or is not a folder", "pass --input DIR with your scraped files")
+    _check_input(opts)
     store = Store(opts.dataset)
     store.ensure()
     summary = BuildSummary()
-
-    def phase(name: str) -> None:
-        failpoint(name)
-        if on_phase is not None:
-            on_phase(name)
+    phase = _phase_hook(on_phase)
 
     with store.lock(wait=opts.wait_for_lock):
         previous = store.current()
@@ -109,45 +102,85 @@ def run_build(opts: BuildOptions, on_phase: Callable[[str], None] | None = None)
         phase("walk")
         walked, plan = _plan(opts, old, summary)
         dup_index = _duplicate_index(store, previous, old, plan, phase)
-        update = ManifestUpdate(old, plan)
-        with executor(opts.engine, opts.workers, opts.scheduler) as pool:
-            labels = LabelJobs(pool, store, label_hash())
-            phase("parse")
-            bar = _progress(plan.pending.num_rows, opts.progress, "file")
-            for part in parse_parts(pool, plan.pending, walked, opts.limits, store.parts, opts.workers):
-                _ingest(part, update, dup_index, store, summary)
-                labels.submit(part.part_id)
-                failpoint("after_first_part")
-                if bar is not None:
-                    bar.update(len(part.files))
-            if bar is not None:
-                bar.close()
-            renamed = _rewrite_shrunk_parts(plan.changed_parts, store, labels)
-            inputs = update.finish(opts.prune, renamed)
-            stale = labels.stale(live_parts(inputs))
-            if stale:
-                phase("relabel")
-                summary.parts_relabelled = len(stale)
-                for pid in stale:
-                    labels.submit(pid)
-            phase("label")
-            labels.wait(_progress(len(labels.futures), opts.progress and len(labels.futures) > 1, "part"))
-            summary.parts_topics_only = labels.topics_only
+        inputs, reworked = _parse_and_label(opts, store, walked, plan, ManifestUpdate(old, plan), dup_index, summary, phase)
         dup_index.close()  # its spill files go now; a killed build's go at the next build's start
 
         summary.articles_total, summary.rejects_total = totals(inputs)
-        if previous is not None and not plan.pending.num_rows and not stale and not renamed and not (opts.prune and plan.removed):
+        if previous is not None and not _anything_to_publish(opts, plan, reworked):
             summary.seconds = time.monotonic() - started
             summary.snapshot = previous.name
             return summary
         # the parse phase's state (duplicate index, plan, walk, old manifest: ~400 bytes an article) is
         # not needed to publish; hand it back before DuckDB takes its budget for the aggregates
-        del dup_index, plan, walked, update, labels, old
+        del dup_index, plan, walked, old
         release_memory()
         phase("publish")
         _publish(opts, store, inputs, summary)
         summary.seconds = time.monotonic() - started
     return summary
+
+
+def _check_input(opts: BuildOptions) -> None:
+    """A local input must be an existing folder (a relabel reads no input; a URL is not checked here)."""
+    if not opts.relabel_only and not is_url(opts.input) and not Path(opts.input).is_dir():
+        raise InputError(f"input folder {opts.input} does not exist or is not a folder", "pass --input DIR with your scraped files")
+
+
+def _phase_hook(on_phase: Callable[[str], None] | None) -> Callable[[str], None]:
+    """What runs as each phase starts: its failpoint (where crash-safety tests kill the build), then ``on_phase``."""
+
+    def phase(name: str) -> None:
+        failpoint(name)
+        if on_phase is not None:
+            on_phase(name)
+
+    return phase
+
+
+def _parse_and_label(
+    opts: BuildOptions,
+    store: Store,
+    walked: Any,
+    plan: Any,
+    update: ManifestUpdate,
+    dup_index: DuplicateIndex,
+    summary: BuildSummary,
+    phase: Callable[[str], None],
+) -> tuple[Any, bool]:
+    """Parse the pending files (each part labelled as soon as it is written), rewrite the parts that
+    lost files and relabel the stale ones, all on one pool; return the new input manifest and whether
+    any existing part was rewritten or relabelled."""
+    from pipelines.label.stage import label_hash
+
+    with executor(opts.engine, opts.workers, opts.scheduler) as pool:
+        labels = LabelJobs(pool, store, label_hash())
+        phase("parse")
+        bar = _progress(plan.pending.num_rows, opts.progress, "file")
+        for part in parse_parts(pool, plan.pending, walked, opts.limits, store.parts, opts.workers):
+            _ingest(part, update, dup_index, store, summary)
+            labels.submit(part.part_id)
+            failpoint("after_first_part")
+            if bar is not None:
+                bar.update(len(part.files))
+        if bar is not None:
+            bar.close()
+        renamed = _rewrite_shrunk_parts(plan.changed_parts, store, labels)
+        inputs = update.finish(opts.prune, renamed)
+        stale = labels.stale(live_parts(inputs))
+        if stale:
+            phase("relabel")
+            summary.parts_relabelled = len(stale)
+            for pid in stale:
+                labels.submit(pid)
+        phase("label")
+        labels.wait(_progress(len(labels.futures), opts.progress and len(labels.futures) > 1, "part"))
+        summary.parts_topics_only = labels.topics_only
+    return inputs, bool(stale or renamed)
+
+
+def _anything_to_publish(opts: BuildOptions, plan: Any, reworked: bool) -> bool:
+    """New or changed files, rewritten or relabelled parts, or removed files to prune."""
+    return bool(plan.pending.num_rows or reworked or (opts.prune and plan.removed))
 
 
 def _duplicate_index(store: Store, previous: Path | None, old: Any, plan: Any, phase: Callable[[str], None]) -> DuplicateIndex:

@@ -72,6 +72,21 @@ def _values(c: Ctx, level: str) -> tuple[pd.DataFrame, str | None]:
 
 def render(c: Ctx) -> None:
     st.title(c.t("page_map"))
+    level, measure = _controls(c)
+    if not st.get_option("server.enableStaticServing"):
+        st.warning(c.t("mp_no_static"))
+        st.code("cd <repository> && streamlit run app.py -- --dataset DIR", language="bash")
+
+    table, selected = _values(c, level)
+    table["name"] = [c.region(code) if c.regions.name(code) else name for code, name in zip(table["code"], table["geo_name"], strict=True)]
+    _map_chart(c, table, level, measure, selected)
+    st.caption(c.t("mp_note"))
+    _area_picker(c, table, level, selected)
+    _area_table(c, table)
+
+
+def _controls(c: Ctx) -> tuple[str, str]:
+    """Map level and measure: radios whose choice survives page switches and is in the URL."""
     level_labels = {lv: c.t("mp_" + lv) for lv in LEVELS}
     col1, col2 = st.columns([3, 2])
     level = col1.radio(c.t("mp_level"), LEVELS, key=page_choice("level", LEVELS, "gansu_prefectures"), format_func=level_labels.__getitem__, horizontal=True)
@@ -79,18 +94,20 @@ def render(c: Ctx) -> None:
     measure_labels = {"count": c.t("tr_count"), "share": c.t("tr_share")}
     measure = col2.radio(c.t("tr_measure"), MEASURES, key=page_choice("map_measure", MEASURES, "count"), format_func=measure_labels.__getitem__, horizontal=True)
     keep("map_measure", measure, "count")
-    if not st.get_option("server.enableStaticServing"):
-        st.warning(c.t("mp_no_static"))
-        st.code("cd <repository> && streamlit run app.py -- --dataset DIR", language="bash")
+    return level, measure
 
-    table, selected = _values(c, level)
-    names = [c.region(code) if c.regions.name(code) else name for code, name in zip(table["code"], table["geo_name"], strict=True)]
-    table["name"] = names
+
+def _map_chart(c: Ctx, table: pd.DataFrame, level: str, measure: str, selected: str | None) -> None:
+    """The choropleth; clicking an area other than the selected one makes it the region filter.
+
+    The chart key carries a nonce that changes on each click, so the redrawn chart starts without a
+    selection.
+    """
     values = table["articles"] if measure == "count" else table["share"]
     fig = charts.choropleth_figure(
         table["code"].tolist(),
         values.tolist(),
-        names,
+        table["name"].tolist(),
         geojson=geo.url(level),
         counts=table["articles"].tolist(),
         measure=measure,
@@ -112,8 +129,10 @@ def render(c: Ctx) -> None:
         if code and code != selected:
             st.session_state["_map_nonce"] = nonce + 1
             _apply(level, code)
-    st.caption(c.t("mp_note"))
 
+
+def _area_picker(c: Ctx, table: pd.DataFrame, level: str, selected: str | None) -> None:
+    """A select box of the areas with data (most articles first), set to the selected area each run."""
     pick_key = f"map_pick_{level}"
     with_data = table[table["total"] > 0].sort_values("articles", ascending=False)
     choices: list[str | None] = [None, *with_data["code"].tolist()]
@@ -130,6 +149,9 @@ def render(c: Ctx) -> None:
         args=(level, pick_key),
         placeholder=c.t("all"),
     )
+
+
+def _area_table(c: Ctx, table: pd.DataFrame) -> None:
     shown = table.sort_values(["articles", "total"], ascending=False)
     text_table(
         pd.DataFrame(

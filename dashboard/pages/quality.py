@@ -19,7 +19,25 @@ def render(c: Ctx) -> None:
         st.warning(c.t("dq_derived"))
         st.code(", ".join(f"aggregates/{d}.parquet" for d in c.ds.db.derived), language=None)
         st.code(FIX_COMMAND.format(root=shlex.quote(str(c.ds.root))), language="bash")
+    _rejects(c)
 
+    st.subheader(c.t("dq_missing"))
+    st.caption(c.t("dq_missing_note"))
+    miss, flags = data.quality_summary(c.ds, c.f)
+    if miss.empty:
+        empty_note(c)
+        return
+    _missing_metrics(c, miss)
+    _missing_by_outlet_table(c, miss)
+    if not flags.empty:
+        st.subheader(c.t("dq_flags"))
+        fig = charts.bar_figure(flags["flag"].tolist(), flags["articles"].tolist(), x_title=c.t("articles"))
+        st.plotly_chart(fig, key="dq_flags_chart", config={"displaylogo": False})
+    _coverage_heatmap(c)
+
+
+def _rejects(c: Ctx) -> None:
+    """Rejected files by reason (of the whole dataset: filters do not apply to rejects)."""
     st.subheader(c.t("dq_rejects"))
     st.caption(c.t("dq_rejects_note"))
     rej = data.rejects_by_reason(c.ds)
@@ -30,12 +48,9 @@ def render(c: Ctx) -> None:
         st.plotly_chart(fig, key="dq_rejects_chart", config={"displaylogo": False})
         text_table(rej.rename(columns={"reason": c.t("reason"), "n": c.t("count"), "bytes": c.t("bytes")}), key="dq_rejects_table")
 
-    st.subheader(c.t("dq_missing"))
-    st.caption(c.t("dq_missing_note"))
-    miss, flags = data.quality_summary(c.ds, c.f)
-    if miss.empty:
-        empty_note(c)
-        return
+
+def _missing_metrics(c: Ctx, miss: pd.DataFrame) -> None:
+    """Articles, and how many (and what share) have no date or no region."""
     total = int(miss["articles"].sum())
     no_date = int(miss["no_date"].sum())
     no_region = int(miss["no_region"].sum())
@@ -43,6 +58,9 @@ def render(c: Ctx) -> None:
     m1.metric(c.t("articles"), f"{total:,}")
     m2.metric(c.t("dq_no_date"), f"{no_date:,}", f"{no_date / total:.1%}" if total else None, delta_color="off", delta_arrow="off")
     m3.metric(c.t("dq_no_region"), f"{no_region:,}", f"{no_region / total:.1%}" if total else None, delta_color="off", delta_arrow="off")
+
+
+def _missing_by_outlet_table(c: Ctx, miss: pd.DataFrame) -> None:
     outlet_label = [o if isinstance(o, str) else c.t("unknown") for o in miss["outlet"]]
     text_table(
         pd.DataFrame(
@@ -62,11 +80,9 @@ def render(c: Ctx) -> None:
         },
     )
 
-    if not flags.empty:
-        st.subheader(c.t("dq_flags"))
-        fig = charts.bar_figure(flags["flag"].tolist(), flags["articles"].tolist(), x_title=c.t("articles"))
-        st.plotly_chart(fig, key="dq_flags_chart", config={"displaylogo": False})
 
+def _coverage_heatmap(c: Ctx) -> None:
+    """Articles by outlet (the TOP_OUTLETS largest; no outlet as "unknown") and month."""
     st.subheader(c.t("dq_coverage"))
     cov = data.counts(c.ds, c.f, by=["outlet"], period="month")
     if cov.empty:
