@@ -604,6 +604,7 @@ class Taxonomy:
 
     # -- matching -------------------------------------------------------------------------------
 
+    # _tally stays whole for the reason given at _evaluate (one pass of C-level counting per article).
     def _tally(self, title: str | None, body: str | None) -> tuple[dict[int, int], dict[int, int], dict[tuple[int, int, bool], int], set[int]]:
         """Scan title and body in one pass (joined by a NUL byte, which no pattern contains, so no
         match straddles them). Returns occurrences per canonical pattern in the title and in the
