@@ -73,9 +73,9 @@ class _Tally:
 
     def __init__(self, gaz: Gazetteer) -> None:
         self.divs = gaz.divisions
-        self.P: dict[str, float] = defaultdict(float)
-        self.F: dict[str, float] = defaultdict(float)
-        self.C: dict[str, float] = defaultdict(float)
+        self.province_scores: dict[str, float] = defaultdict(float)
+        self.prefecture_scores: dict[str, float] = defaultdict(float)
+        self.county_scores: dict[str, float] = defaultdict(float)
         self.contrib: list[tuple[_Obs, str, float]] = []
         self.content: set[str] = set()  # provinces with evidence other than the outlet / URL
         self.at_home: set[str] = set()  # ... other than where the report was filed (dateline, outlet, URL)
@@ -85,7 +85,7 @@ class _Tally:
         d = self.divs[t.code]
         w = o.weight * (alias_county if t.alias and d.level == "county" else 1.0)
         prov = d.province_code
-        self.P[prov] += w
+        self.province_scores[prov] += w
         sig = o.signal
         if sig != "outlet" and sig != "url":
             self.content.add(prov)
@@ -99,16 +99,16 @@ class _Tally:
             # Guangzhou paper reports on Zhaoqing too.
             ws = w * home_sub
         if d.prefecture_code:
-            self.F[d.prefecture_code] += ws
+            self.prefecture_scores[d.prefecture_code] += ws
         if d.level == "county":
-            self.C[d.code] += ws
+            self.county_scores[d.code] += ws
         self.contrib.append((o, d.code, w))
 
     def support(self, code: str) -> float:
         d = self.divs[code]
-        s = self.P.get(d.province_code, 0.0)
+        s = self.province_scores.get(d.province_code, 0.0)
         if d.prefecture_code and d.level == "county":
-            s += 2.0 * self.F.get(d.prefecture_code, 0.0)
+            s += 2.0 * self.prefecture_scores.get(d.prefecture_code, 0.0)
         return s
 
 
@@ -119,7 +119,7 @@ def resolve_region(article: Mapping[str, Any], gaz: Gazetteer) -> dict[str, Any]
     structs are {signal, surface, code, offset}; ``code`` is a GB/T 2260 code, 000000 for national
     markers, or an ISO 3166 alpha-2 code for foreign ones; ``offset`` is a body offset or None.
     """
-    W = gaz.rules.weights
+    weights = gaz.rules.weights
     title = article.get("title") or ""
     body = article.get("body") or ""
     obs: list[_Obs] = []
@@ -127,50 +127,50 @@ def resolve_region(article: Mapping[str, Any], gaz: Gazetteer) -> dict[str, Any]
     for_ev: list[Evidence] = []
     _breadcrumb_signals(article.get("breadcrumb") or (), gaz, obs, nat_ev, for_ev)
     outlet = _outlet_signals(article.get("outlet"), gaz, obs, nat_ev)
-    _url_signals(article, gaz, obs, nat_ev, W.url)
-    dateline_end = _dateline(body[:_LEAD], outlet, gaz, obs, nat_ev, for_ev, W)
+    _url_signals(article, gaz, obs, nat_ev, weights.url)
+    dateline_end = _dateline(body[:_LEAD], outlet, gaz, obs, nat_ev, for_ev, weights)
     _title_signals(title, gaz, obs, nat_ev, for_ev)
-    _body_signals(body, gaz, obs, nat_ev, for_ev, W, dateline_end)
-    _case_numbers(body, gaz, obs, W.case_number)
+    _body_signals(body, gaz, obs, nat_ev, for_ev, weights, dateline_end)
+    _case_numbers(body, gaz, obs, weights.case_number)
     return _decide(_tally_observations(obs, gaz), nat_ev, for_ev, gaz, len(body))
 
 
 def _breadcrumb_signals(crumbs: Any, gaz: Gazetteer, obs: list[_Obs], nat_ev: list[Evidence], for_ev: list[Evidence]) -> None:
-    rules, W = gaz.rules, gaz.rules.weights
+    rules, weights = gaz.rules, gaz.rules.weights
     for crumb in crumbs:
         crumb = (crumb or "").strip()
         if not crumb:
             continue
         hint = rules.breadcrumb_scope.get(crumb)
         if hint == "national":
-            nat_ev.append(Evidence("breadcrumb", crumb, NATIONAL_CODE, None, W.breadcrumb))
+            nat_ev.append(Evidence("breadcrumb", crumb, NATIONAL_CODE, None, weights.breadcrumb))
             continue
         if hint == "foreign":
-            for_ev.append(Evidence("breadcrumb", crumb, None, None, W.breadcrumb))
+            for_ev.append(Evidence("breadcrumb", crumb, None, None, weights.breadcrumb))
             continue
         entry = gaz.lookup(crumb)
         if entry is None or entry.kind != PLACE:
             found = [h for h in gaz.scan(crumb, cache=False) if h.entry.kind == PLACE]
             entry = found[0].entry if found else None
         if entry is not None and entry.kind == PLACE:
-            obs.append(_Obs("breadcrumb", entry.surface, entry.targets, None, W.breadcrumb, strong=True))
+            obs.append(_Obs("breadcrumb", entry.surface, entry.targets, None, weights.breadcrumb, strong=True))
 
 
 def _outlet_signals(name: str | None, gaz: Gazetteer, obs: list[_Obs], nat_ev: list[Evidence]) -> Any:
     """The outlet's home as a strong observation (a national outlet's as a national marker); returns the outlet."""
-    W = gaz.rules.weights
+    weights = gaz.rules.weights
     outlet = gaz.outlet(name)
     if outlet is not None:
         if outlet.level == "national":
-            nat_ev.append(Evidence("outlet", outlet.name, NATIONAL_CODE, None, W.outlet_national))
+            nat_ev.append(Evidence("outlet", outlet.name, NATIONAL_CODE, None, weights.outlet_national))
         else:
-            obs.append(_Obs("outlet", outlet.name, (Target(outlet.code, False, False),), None, W.outlet, strong=True))
+            obs.append(_Obs("outlet", outlet.name, (Target(outlet.code, False, False),), None, weights.outlet, strong=True))
     return outlet
 
 
 def _title_signals(title: str, gaz: Gazetteer, obs: list[_Obs], nat_ev: list[Evidence], for_ev: list[Evidence]) -> None:
     """Each distinct place, country and national marker of the title, once."""
-    rules, W = gaz.rules, gaz.rules.weights
+    rules, weights = gaz.rules, gaz.rules.weights
     seen: set[str] = set()
     for h in gaz.scan(title, cache=False) if title else ():
         e = h.entry
@@ -178,21 +178,21 @@ def _title_signals(title: str, gaz: Gazetteer, obs: list[_Obs], nat_ev: list[Evi
             continue
         seen.add(e.surface)
         if e.kind == PLACE:
-            f = _mention_factor(title, h.end, rules, W) if h.end < len(title) and title[h.end] in rules.party_first else 1.0
-            obs.append(_Obs("title", e.surface, e.targets, None, W.title * min(f, 1.0), follow_ok=h.follow_ok))
+            f = _mention_factor(title, h.end, rules, weights) if h.end < len(title) and title[h.end] in rules.party_first else 1.0
+            obs.append(_Obs("title", e.surface, e.targets, None, weights.title * min(f, 1.0), follow_ok=h.follow_ok))
         elif e.kind == COUNTRY:
-            for_ev.append(Evidence("title", e.surface, e.targets[0].code, None, W.title * W.foreign))
+            for_ev.append(Evidence("title", e.surface, e.targets[0].code, None, weights.title * weights.foreign))
         elif e.kind == NATIONAL:
-            nat_ev.append(Evidence("title", e.surface, NATIONAL_CODE, None, e.weight * W.title / W.body_first))
+            nat_ev.append(Evidence("title", e.surface, NATIONAL_CODE, None, e.weight * weights.title / weights.body_first))
 
 
 def _tally_observations(obs: list[_Obs], gaz: Gazetteer) -> _Tally:
     """Sum the observations per division: unambiguous ones first, then each ambiguous one for its
     best-supported reading, then context-only surfaces where their province already has support."""
-    rules, W, T = gaz.rules, gaz.rules.weights, gaz.rules.thresholds
+    rules, weights, thresholds = gaz.rules, gaz.rules.weights, gaz.rules.thresholds
     tally = _Tally(gaz)
-    alias_w = W.alias_county
-    home_sub = W.outlet_subregion
+    alias_w = weights.alias_county
+    home_sub = weights.outlet_subregion
     ambiguous: list[tuple[_Obs, list[Target]]] = []
     context: list[_Obs] = []
     for o in obs:
@@ -212,7 +212,7 @@ def _tally_observations(obs: list[_Obs], gaz: Gazetteer) -> _Tally:
         if t is not None:
             tally.add(o, t, alias_w, home_sub)
     for o in context:
-        t = _best(list(o.targets), tally, T.context_province_min, None, gaz)
+        t = _best(list(o.targets), tally, thresholds.context_province_min, None, gaz)
         if t is not None:
             tally.add(o, t, alias_w, home_sub)
     return tally
@@ -267,16 +267,16 @@ def _dateline(
     obs: list[_Obs],
     nat_ev: list[Evidence],
     for_ev: list[Evidence],
-    W: RegionWeights,
+    weights: RegionWeights,
 ) -> int:
     """Adds dateline observations; returns the body offset where the dateline's place token ends
     (0 if none), so the same token is not counted again as a body mention."""
-    end = _paper_dateline(lead, outlet, gaz, obs, for_ev, W)
-    end = max(end, _sent_from(lead, gaz, obs, for_ev, W))
-    return max(end, _outlet_datelines(lead, gaz, obs, nat_ev, for_ev, W))
+    end = _paper_dateline(lead, outlet, gaz, obs, for_ev, weights)
+    end = max(end, _sent_from(lead, gaz, obs, for_ev, weights))
+    return max(end, _outlet_datelines(lead, gaz, obs, nat_ev, for_ev, weights))
 
 
-def _paper_dateline(lead: str, outlet: Any, gaz: Gazetteer, obs: list[_Obs], for_ev: list[Evidence], W: RegionWeights) -> int:
+def _paper_dateline(lead: str, outlet: Any, gaz: Gazetteer, obs: list[_Obs], for_ev: list[Evidence], weights: RegionWeights) -> int:
     """本报兰州讯 / 【本报讯】 (the paper's own home when no place is written)."""
     m = _LOCAL_DATELINE.search(lead)
     if m is None:
@@ -284,17 +284,17 @@ def _paper_dateline(lead: str, outlet: Any, gaz: Gazetteer, obs: list[_Obs], for
     token = m.group(1)
     if not token:
         if outlet is not None and outlet.level != "national":
-            obs.append(_Obs("dateline", m.group(0), (Target(outlet.code, False, False),), m.start(), W.dateline, strong=True))
+            obs.append(_Obs("dateline", m.group(0), (Target(outlet.code, False, False),), m.start(), weights.dateline, strong=True))
         return 0
     places, countries = _place_token(token, gaz)
     for surface, targets in places:
-        obs.append(_Obs("dateline", surface, targets, m.start(1), W.dateline, strong=True))
+        obs.append(_Obs("dateline", surface, targets, m.start(1), weights.dateline, strong=True))
     for surface, iso in countries:
-        for_ev.append(Evidence("dateline", surface, iso, m.start(1), W.dateline))
+        for_ev.append(Evidence("dateline", surface, iso, m.start(1), weights.dateline))
     return m.end(1) if places or countries else 0
 
 
-def _sent_from(lead: str, gaz: Gazetteer, obs: list[_Obs], for_ev: list[Evidence], W: RegionWeights) -> int:
+def _sent_from(lead: str, gaz: Gazetteer, obs: list[_Obs], for_ev: list[Evidence], weights: RegionWeights) -> int:
     """本报记者陈某 发自上海: the place must open the token (not 发自内心地感谢兰州)."""
     m = _SENT_FROM.search(lead) if "发自" in lead else None
     if m is None:
@@ -304,15 +304,15 @@ def _sent_from(lead: str, gaz: Gazetteer, obs: list[_Obs], for_ev: list[Evidence
         return 0
     e0 = hits[0].entry
     if e0.kind == PLACE:
-        obs.append(_Obs("dateline", e0.surface, e0.targets, m.start(1), W.dateline, strong=True))
+        obs.append(_Obs("dateline", e0.surface, e0.targets, m.start(1), weights.dateline, strong=True))
     else:
-        for_ev.append(Evidence("dateline", e0.surface, e0.targets[0].code, m.start(1), W.dateline))
+        for_ev.append(Evidence("dateline", e0.surface, e0.targets[0].code, m.start(1), weights.dateline))
     return m.start(1) + hits[0].end
 
 
-def _outlet_datelines(lead: str, gaz: Gazetteer, obs: list[_Obs], nat_ev: list[Evidence], for_ev: list[Evidence], W: RegionWeights) -> int:
+def _outlet_datelines(lead: str, gaz: Gazetteer, obs: list[_Obs], nat_ev: list[Evidence], for_ev: list[Evidence], weights: RegionWeights) -> int:
     """新华社兰州8月9日电, 中新网甘肃临夏…电, 兰州晚报讯, 每日甘肃网-科技鑫报讯."""
-    w = W.dateline
+    w = weights.dateline
     end = 0
     for s, e, o in gaz.find_outlets(lead):
         m2 = _AFTER_OUTLET.match(lead, e)
@@ -321,9 +321,9 @@ def _outlet_datelines(lead: str, gaz: Gazetteer, obs: list[_Obs], nat_ev: list[E
         token = m2.group(1)
         if not token:
             if o.level == "national":
-                nat_ev.append(Evidence("dateline", o.name, NATIONAL_CODE, s, W.outlet_national))
+                nat_ev.append(Evidence("dateline", o.name, NATIONAL_CODE, s, weights.outlet_national))
             else:
-                obs.append(_Obs("outlet", o.name, (Target(o.code, False, False),), s, W.outlet, strong=True))
+                obs.append(_Obs("outlet", o.name, (Target(o.code, False, False),), s, weights.outlet, strong=True))
             continue
         places, countries = _place_token(token, gaz)
         for surface, targets in places:
@@ -334,7 +334,7 @@ def _outlet_datelines(lead: str, gaz: Gazetteer, obs: list[_Obs], nat_ev: list[E
                 # strong for the province, weak for the city itself.
                 provs = tuple(dict.fromkeys(Target(gaz.divisions[t.code].province_code, False, False) for t in targets))
                 obs.append(_Obs("dateline", surface, provs, m2.start(1), w, strong=True))
-                obs.append(_Obs("dateline", surface, targets, m2.start(1), W.body_first, strong=True))
+                obs.append(_Obs("dateline", surface, targets, m2.start(1), weights.body_first, strong=True))
             else:
                 obs.append(_Obs("dateline", surface, targets, m2.start(1), w, strong=True))
         for surface, iso in countries:
@@ -342,7 +342,7 @@ def _outlet_datelines(lead: str, gaz: Gazetteer, obs: list[_Obs], nat_ev: list[E
         if places or countries:
             end = max(end, m2.end(1))
         elif o.level != "national":
-            obs.append(_Obs("outlet", o.name, (Target(o.code, False, False),), s, W.outlet, strong=True))
+            obs.append(_Obs("outlet", o.name, (Target(o.code, False, False),), s, weights.outlet, strong=True))
     return end
 
 
@@ -362,7 +362,7 @@ def _route_end(text: str, chain_start: int, end: int, rules: Any) -> bool:
     return False
 
 
-def _mention_factor(text: str, end: int, rules: Any, W: RegionWeights) -> float:
+def _mention_factor(text: str, end: int, rules: Any, weights: RegionWeights) -> float:
     """Weight factor of a place mention from what follows it: an anonymised party (甘肃某公司,
     海南甲公司, 上海公司) says little about where the story is."""
     if end >= len(text):
@@ -372,9 +372,9 @@ def _mention_factor(text: str, end: int, rules: Any, W: RegionWeights) -> float:
         # 某 / 甲 then a company word within a few characters: 北京某种业公司, 海南甲公司 (not 某村, 甲级)
         window = _PARTY_WINDOW.match(text, end + 1, end + 10)
         if window is not None and any(w in window.group(0) for w in rules.party_after):
-            return W.party_factor
+            return weights.party_factor
     if rules.party_direct and any(text.startswith(w, end) for w in rules.party_direct):
-        return W.party_factor  # 上海公司 (以下简称上海公司)
+        return weights.party_factor  # 上海公司 (以下简称上海公司)
     return 1.0
 
 
@@ -426,22 +426,22 @@ def _body_signals(
     obs: list[_Obs],
     nat_ev: list[Evidence],
     for_ev: list[Evidence],
-    W: RegionWeights,
+    weights: RegionWeights,
     skip_before: int = 0,
 ) -> None:
     if not body:
         return
     rules = gaz.rules
-    lead_chars = int(W.lead_chars)
-    first, repeat, cap, lead_f = W.body_first, W.body_repeat, W.body_cap, W.lead_factor
+    lead_chars = int(weights.lead_chars)
+    first, repeat, cap, lead_f = weights.body_first, weights.body_repeat, weights.body_cap, weights.lead_factor
     hits = gaz.scan(body)
     footers = gaz.footer_lines(body)
-    min_items = int(W.list_min_items)
+    min_items = int(weights.list_min_items)
     k = body.find("、") if len(hits) >= min_items else -1
     listed = _listed(hits, body, min_items) if k >= 0 and body.find("、", k + 1) >= 0 else ()
-    list_f = W.list_factor
+    list_f = weights.list_factor
     route_to = rules.route_to
-    party_f = W.party_factor
+    party_f = weights.party_factor
     party_first = rules.party_first
     n, nh = len(body), len(hits)
     # surface -> [first offset, weight, follow_ok, entry, party weight]; party mentions have their own
@@ -449,7 +449,7 @@ def _body_signals(
     places: dict[str, list[Any]] = {}
     countries: dict[str, list[Any]] = {}
     seen_nat: dict[str, list[Any]] = {}
-    nat_repeat = W.national_repeat
+    nat_repeat = weights.national_repeat
     party_cap = cap * party_f
     books = BookTitles(body)  # 《…》: cited document titles
     in_footer = footer_test(footers)
@@ -471,7 +471,7 @@ def _body_signals(
             links.append(j)
             end = hits[j][1]
             if end < n and body[end] in party_first:
-                f = _mention_factor(body, end, rules, W)
+                f = _mention_factor(body, end, rules, weights)
                 break
             j += 1
         for k in links:
@@ -495,7 +495,7 @@ def _body_signals(
             # An anonymised party name (甘肃某公司) also covers the places chained before it (宁夏吴忠某银行).
             f = 1.0
             if end < n and body[end] in party_first:
-                f = _mention_factor(body, end, rules, W)
+                f = _mention_factor(body, end, rules, weights)
             elif i + 1 < nh and hits[i + 1][0] == end:
                 f = chain_factor(i)
             party = f == party_f
@@ -503,7 +503,7 @@ def _body_signals(
                 f *= list_f
             if route_to:
                 if _route_end(body, hits[chain_first[i]][0], end, rules):
-                    f *= W.route_factor
+                    f *= weights.route_factor
             rec = places.get(e.surface)
             if rec is None:
                 rec = places[e.surface] = [start, 0.0, follow_ok, e, 0.0]
@@ -522,9 +522,9 @@ def _body_signals(
             f = list_f if listed and i in listed else 1.0
             rec = countries.get(e.surface)
             if rec is None:
-                countries[e.surface] = [start, f * (first * lead_f if start < lead_chars else first) * W.foreign, e.targets[0].code]
+                countries[e.surface] = [start, f * (first * lead_f if start < lead_chars else first) * weights.foreign, e.targets[0].code]
             else:
-                rec[1] = min(cap, rec[1] + f * repeat * W.foreign)
+                rec[1] = min(cap, rec[1] + f * repeat * weights.foreign)
         elif kind == NATIONAL:
             if books.inside(start):
                 continue  # cited document title: 《最高人民法院关于…》
@@ -604,22 +604,22 @@ def _decide(
     gaz: Gazetteer,
     body_chars: int = 0,
 ) -> dict[str, Any]:
-    W, T = gaz.rules.weights, gaz.rules.thresholds
-    P = tally.P
-    if P and body_chars > T.outlet_only_max_chars:
+    weights, thresholds = gaz.rules.weights, gaz.rules.thresholds
+    province_scores = tally.province_scores
+    if province_scores and body_chars > thresholds.outlet_only_max_chars:
         # The outlet's (or URL's) home alone does not make a long text local: an essay or a feature
         # that names no place in its title, dateline or body has no locality. (A short brief from a
         # local paper often leaves its city implicit, so it keeps the outlet's region.)
         content = tally.content
-        if len(content) < len(P):
-            P = {p: v for p, v in P.items() if p in content}
-    nat = min(W.national_cap, sum(e.weight for e in nat_ev))
+        if len(content) < len(province_scores):
+            province_scores = {p: v for p, v in province_scores.items() if p in content}
+    nat = min(weights.national_cap, sum(e.weight for e in nat_ev))
     foreign: dict[str, float] = defaultdict(float)
     for ev in for_ev:
         foreign[ev.code or ""] += ev.weight
     for_total = sum(foreign.values())
-    loc_total = sum(P.values())
-    top_prov, loc = max(P.items(), key=lambda kv: kv[1]) if P else (None, 0.0)
+    loc_total = sum(province_scores.values())
+    top_prov, loc = max(province_scores.items(), key=lambda kv: kv[1]) if province_scores else (None, 0.0)
     share = loc / loc_total if loc_total else 0.0
     denom = loc_total + nat + for_total
 
@@ -629,37 +629,37 @@ def _decide(
     # Foreign needs one country (or a few) to dominate: an essay that strolls through Berlin, Vienna,
     # Tokyo and Los Angeles, or Chinese tourists' destinations abroad, is not a story from abroad.
     # (Many countries with no rival evidence at all is still foreign: a World Cup draw.)
-    one_country = len(foreign) < T.many_countries or max(foreign.values()) >= T.country_share * for_total
+    one_country = len(foreign) < thresholds.many_countries or max(foreign.values()) >= thresholds.country_share * for_total
     # A correspondent's dateline (中新网上海5月4日电 据外媒报道，瑞典…) is where the report was filed, not
     # where the story is: Chinese places named only there do not hold a foreign story at home.
     # (The foreign place must lead the story: a Shanghai firm's profile filed from Shanghai that
     # compares itself with America later on stays in Shanghai.)
     loc_home = loc
-    lead = W.lead_chars
+    lead = weights.lead_chars
     if for_total and top_prov is not None and top_prov not in tally.at_home:
         if any(ev.signal == "title" or (ev.offset is not None and ev.offset < lead) for ev in for_ev):
             loc_home = 0.0
-    if for_total >= T.min_foreign and for_total > loc_home and for_total >= nat and (one_country or for_total > 2 * max(nat, loc_home)):
+    if for_total >= thresholds.min_foreign and for_total > loc_home and for_total >= nat and (one_country or for_total > 2 * max(nat, loc_home)):
         out["scope"] = "foreign"
         out["region_confidence"] = _conf(for_total, denom)
         out["region_evidence"] = _ev_list(for_ev)
         return out
     # Many provinces, none dominant: a national story. Only provinces with a full mention count (three
     # poetic allusions to 西山, 金沙, 浮梁 in an essay do not make it national).
-    dominant = share >= T.province_share or sum(v >= W.body_first for v in P.values()) < T.many_provinces
+    dominant = share >= thresholds.province_share or sum(v >= weights.body_first for v in province_scores.values()) < thresholds.many_provinces
     # With no usable place, fewer national markers suffice (我国 … 全军: a PLA or nationwide story).
-    nat_alone = loc < T.min_local and nat >= T.min_national_alone and nat > for_total
+    nat_alone = loc < thresholds.min_local and nat >= thresholds.min_national_alone and nat > for_total
     # A headline place outweighs national organs cited in the body (乌鲁木齐一患者家属… with 卫生部's
     # notice quoted): the headline says where the story is.
     headline = top_prov in tally.headline and not any(e.signal == "title" for e in nat_ev)
-    if top_prov is not None and loc >= T.min_local and (loc >= nat or headline) and dominant:
+    if top_prov is not None and loc >= thresholds.min_local and (loc >= nat or headline) and dominant:
         pass  # local, below
-    elif nat >= T.min_national or (loc > 0 and not dominant) or nat_alone:
+    elif nat >= thresholds.min_national or (loc > 0 and not dominant) or nat_alone:
         out["scope"] = "national"
         out["region_confidence"] = _conf(max(nat, loc_total - loc), denom)
         out["region_evidence"] = _ev_list(nat_ev)
         return out
-    elif top_prov is None or loc < T.min_local:
+    elif top_prov is None or loc < thresholds.min_local:
         return out
 
     assert top_prov is not None
@@ -669,22 +669,22 @@ def _decide(
 def _local_label(out: dict[str, Any], tally: _Tally, top_prov: str, loc: float, denom: float, gaz: Gazetteer) -> dict[str, Any]:
     """A local label under ``top_prov``: its prefecture and county where the evidence picks them, the
     confidence in the whole label, and the evidence for it."""
-    W, T = gaz.rules.weights, gaz.rules.thresholds
+    weights, thresholds = gaz.rules.weights, gaz.rules.thresholds
     divs = gaz.divisions
     out["scope"] = "local"
     out["province_code"] = top_prov
     out["province"] = divs[top_prov].name
-    prefs = [c for c in tally.F if divs[c].province_code == top_prov]
+    prefs = [c for c in tally.prefecture_scores if divs[c].province_code == top_prov]
     if top_prov in MUNICIPALITIES:
         # The city is the province: its districts hang under a 市辖区 group (110100; 重庆 also has 500200).
-        pref = max(prefs, key=lambda c: tally.F[c]) if prefs else top_prov[:2] + "0100"
+        pref = max(prefs, key=lambda c: tally.prefecture_scores[c]) if prefs else top_prov[:2] + "0100"
         county_parent = loc
-        counties = [c for c in tally.C if divs[c].province_code == top_prov]
+        counties = [c for c in tally.county_scores if divs[c].province_code == top_prov]
     else:
-        pref = _pick(tally.F, prefs, loc, T.prefecture_share, T.prefecture_share_sub, T.prefecture_margin, T.prefecture_min)
-        county_parent = tally.F.get(pref, 0.0) if pref else loc
-        counties = [c for c in tally.C if (divs[c].prefecture_code == pref if pref else divs[c].province_code == top_prov and not divs[c].prefecture_code)]
-    county = _pick(tally.C, counties, county_parent, T.county_share, T.county_share_sub, T.county_margin, T.county_min)
+        pref = _pick(tally.prefecture_scores, prefs, loc, thresholds.prefecture_share, thresholds.prefecture_share_sub, thresholds.prefecture_margin, thresholds.prefecture_min)
+        county_parent = tally.prefecture_scores.get(pref, 0.0) if pref else loc
+        counties = [c for c in tally.county_scores if (divs[c].prefecture_code == pref if pref else divs[c].province_code == top_prov and not divs[c].prefecture_code)]
+    county = _pick(tally.county_scores, counties, county_parent, thresholds.county_share, thresholds.county_share_sub, thresholds.county_margin, thresholds.county_min)
     if county and top_prov in MUNICIPALITIES:
         pref = divs[county].prefecture_code
     if pref:
@@ -695,8 +695,8 @@ def _local_label(out: dict[str, Any], tally: _Tally, top_prov: str, loc: float, 
     # picks the prefecture and the county (or picks none of them) among their rivals.
     # A county is the level most often wrong (measured: data/gazetteer/region_rules.toml), so a label that
     # goes down to one weighs a little less.
-    conf = _conf(loc, denom) * _certainty(tally.F, prefs, pref) * _certainty(tally.C, counties, county)
-    out["region_confidence"] = round(conf * (W.county_confidence if county else 1.0), 3)
+    conf = _conf(loc, denom) * _certainty(tally.prefecture_scores, prefs, pref) * _certainty(tally.county_scores, counties, county)
+    out["region_confidence"] = round(conf * (weights.county_confidence if county else 1.0), 3)
     chosen = {top_prov, pref, county}
     kept = []
     for o, code, w in tally.contrib:
