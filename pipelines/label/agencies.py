@@ -132,7 +132,7 @@ class AgencyRules:
                 fields=tuple(o.get("fields", ())),
             )
             # a field names its department: 卫生 -> 卫生部门 (after a place or a level character)
-            for s in [*o.get("surfaces", ()), *(f + "部门" for f in o.get("fields", ()))]:
+            for s in [*o.get("surfaces", ()), *(f + "部门" for f in organ.fields)]:
                 if not o.get("bare_only"):
                     by_surface.setdefault(s, Pattern(s, organ, None, s))
                 for ch in o.get("bare", ()):
@@ -345,7 +345,8 @@ def find_mentions(body: str, region: Mapping[str, Any] | None, gaz: Gazetteer) -
         return [], []
     rules = agency_rules(gaz)
     matches = rules.ac.find_matches_as_indexes(body)
-    if not matches and not (rules.fields and "部门" in body):
+    has_department_list = bool(rules.fields) and "部门" in body  # 徐闻县公安、卫生等部门 holds no organ pattern
+    if not matches and not has_department_list:
         return [], []
     r = _Resolver(body, region, gaz)
     out: list[_Mention] = []
@@ -382,7 +383,7 @@ def find_mentions(body: str, region: Mapping[str, Any] | None, gaz: Gazetteer) -
         m = _resolve(pat, s, e, r, rules, out)
         if m is not None:
             out.append(m)
-    if rules.fields and "部门" in body:
+    if has_department_list:
         listed = _department_lists(body, r, rules)
         if listed:
             out = sorted(out + listed, key=lambda m: m.offset)
