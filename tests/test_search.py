@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import ROOT, SAMPLE, run_cli
@@ -19,6 +20,8 @@ from hypothesis import strategies as st
 from dashboard import queries as Q
 from dashboard.safe import Span, highlight_html
 from dashboard.search import Clause, ParsedQuery, QueryError, parse_query, snippet
+from pipelines.publish import search_index as SI
+from pipelines.schema import SEARCH_SEP, trigram_key
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 
@@ -240,3 +243,35 @@ def test_index_rows_cover_facts(sample_dataset: Path) -> None:
     n = pq.read_metadata(sample_dataset / "aggregates" / "article_facts.parquet").num_rows
     assert sorted(rows["facts_row"]) == list(range(n))
     assert np.all(np.diff(rows["doc"].to_numpy()) > 0)
+
+
+def _reference_postings(titles: list[str], bodies: list[str], base: int) -> list[tuple[int, int, int]]:
+    """Every (key, doc, off) of ``title SEP body SEP`` by the definition, sorted: what the index must hold."""
+    sep = chr(SEARCH_SEP)
+    rows = []
+    for i, (title, body) in enumerate(zip(titles, bodies, strict=True)):
+        text = title + sep + body + sep
+        for j in range(len(text) - 2):
+            if sep not in text[j : j + 2]:
+                rows.append((trigram_key(*map(ord, text[j : j + 3])), base + i, j - len(title) - 1))
+    return sorted(rows)
+
+
+@pytest.mark.parametrize("path", ["one-pass", "two-digit radix", "argsort"])
+def test_postings_are_every_trigram_sorted(tmp_path: Path, path: str) -> None:
+    """Each of the three ways the segment builder sorts (chosen by how many bits the alphabet and the
+    positions need) writes exactly the sorted trigrams of real text, articles that start mid-block
+    and empty titles included."""
+    files = sorted(p for p in CORPUS.rglob("*.txt"))[:40] if CORPUS.is_dir() else sorted(SAMPLE.rglob("*.txt"))[:40]
+    bodies = [p.read_text(encoding="utf-8", errors="replace")[:3000] for p in files]
+    titles = [b.split("\n", 1)[0][:40] if i % 3 else "" for i, b in enumerate(bodies)]
+    bodies += ["a", "", "甘肃"]  # articles shorter than a trigram
+    titles += ["", "", "兰"]
+    text = SI._SegmentText.of(pa.array(titles, pa.string()), pa.array(bodies, pa.string()))
+    _, _, b, p = SI._sorted_trigrams(text.cp)
+    word_bits = {"one-pass": 64, "two-digit radix": 3 * b + p - 1, "argsort": 2 * b + p - 1}[path]
+    n = SI._write_postings(text, 7, tmp_path / "x.postings.parquet", word_bits)
+    got = pq.read_table(tmp_path / "x.postings.parquet")
+    want = _reference_postings(titles, bodies, 7)
+    assert n == len(want) == got.num_rows
+    assert list(zip(*(got.column(c).to_pylist() for c in ("key", "doc", "off")), strict=True)) == want
