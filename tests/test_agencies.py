@@ -356,3 +356,25 @@ def test_field_lists_without_a_place_name_no_organ(gaz: Any) -> None:
     # a list whose items are not all fields stops at the first that is not (医院): only the organs named in full
     _, agencies, _ = run(gaz, "宁城县委、县政府、公安局、卫生局、医院等部门")
     assert {a["name"] for a in agencies} == {"中共宁城县委员会", "宁城县人民政府"}
+
+
+def test_organs_of_countries_named_before_them_are_not_chinas(gaz: Any) -> None:
+    """A country's name (countries.csv) or its one-character short form right before a national organ
+    makes it that country's; a short form after a numeral is a date. Sentences from real reports
+    (xml/sogoucs, a 新华社 wire on Syria; a 外交部 briefing)."""
+    _, agencies, _ = run(gaz, "叙外交部发言人马克迪西说，反政府武装发动袭击。叙利亚外交部16日发表声明，摩洛哥外交部以叙利亚局势为由驱逐大使。")
+    assert agencies == []
+    _, agencies, _ = run(gaz, "美司法部、俄国防部相继表态。")
+    assert agencies == []
+    _, agencies, _ = run(gaz, "16日外交部发言人表示，中方对此表示关切。")
+    assert [key(a) for a in agencies] == [("government", "national", "000000")]
+
+
+def test_an_organ_cited_as_a_documents_issuer_is_not_an_actor(gaz: Any) -> None:
+    """最高人民法院《关于…》 and 最高人民法院在《…》中 cite a document by its issuer (real court digest,
+    txt/court_cases/case_civil_079.txt); the same organ acting in the story is still listed."""
+    cited = "根据最高人民法院《关于审理侵犯植物新品种权纠纷案件具体应用法律问题的若干规定》第二条，最高人民法院在《关于审理专利纠纷案件的规定》中也明确了此点。"
+    _, agencies, _ = run(gaz, cited)
+    assert agencies == []
+    _, agencies, _ = run(gaz, cited + "此后，最高人民法院发布指导性案例。")
+    assert [key(a) for a in agencies] == [("court", "supreme", "000000")]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import ahocorasick_rs
 
-from pipelines.label.gazetteer import MUNICIPALITIES, NATIONAL_CODE, PLACE, Division, Hit
+from pipelines.label.gazetteer import COUNTRY, MUNICIPALITIES, NATIONAL_CODE, PLACE, Division, Hit
 from pipelines.label.spans import BookTitles
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ _ABBR = re.compile(r"[（(]\s*(?:以下)?简称[：:“\"]?([\u4e00-\u9fff]{2,10
 # Characters that end the free-text prefix of a 派出所 name (民警在城关派出所 -> 城关); the prefix only
 # counts when such a character (or punctuation) ends it within a few characters (not 迅速指令派出所).
 _PREFIX_STOP = set("的在和与及到向由经被将了是等对从为把给往于即今后前请让称其该原任至赶去回进入来找送押带令报附、，。；：,.;:!?！？（）()《》“”\"' \n\t")
+_NUMERALS = frozenset("0123456789〇零一二三四五六七八九十")  # before a one-character short form: a date (16日外交部)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +91,18 @@ class _Mention:
 class AgencyRules:
     """Parsed ``agencies.toml`` with its automaton."""
 
-    def __init__(self, patterns: list[Pattern], level_chars: dict[str, str], bare_reject: str, path: Path) -> None:
+    def __init__(
+        self,
+        patterns: list[Pattern],
+        level_chars: dict[str, str],
+        bare_reject: str,
+        path: Path,
+        issuer_follow: tuple[str, ...] = (),
+        foreign_shorts: str = "",
+    ) -> None:
         self.patterns = patterns
+        self.issuer_follow = issuer_follow  # what follows an organ cited as a document's issuer
+        self.foreign_shorts = frozenset(foreign_shorts)  # one-character country names before a national organ
         # field name (卫生) -> the organ a department of that field folds into, longest names first
         fields = {f: p.organ for p in patterns if p.organ is not None for f in p.organ.fields}
         self.fields: list[tuple[str, Organ]] = sorted(fields.items(), key=lambda kv: -len(kv[0]))
@@ -143,7 +154,9 @@ class AgencyRules:
                 by_surface[s] = Pattern(s, None, None, s, nat)
         for s in raw.get("blockers", {}).get("surfaces", []):
             by_surface[s] = Pattern(s)  # no organ, no national: a blocker
-        return cls(list(by_surface.values()), level_chars, str(raw.get("bare_reject_before", "")), path)
+        issuer = tuple(str(x) for x in raw.get("issuer", {}).get("followed_by", ()))
+        shorts = str(raw.get("foreign", {}).get("short_forms", ""))
+        return cls(list(by_surface.values()), level_chars, str(raw.get("bare_reject_before", "")), path, issuer, shorts)
 
 
 @lru_cache(maxsize=4)
@@ -170,6 +183,7 @@ class _Resolver:
         self.hits = hits = gaz.scan(body)  # the region stage's scan of the same body (cached)
         self.place_end: dict[int, Hit] = {h.end: h for h in hits if h.entry.kind == PLACE}
         self._blocked: list[tuple[int, int]] | None = None
+        self._country_ends: set[int] | None = None
         self.books = BookTitles(body)
 
     # ----- places --------------------------------------------------------------------------
@@ -282,6 +296,13 @@ class _Resolver:
 
     # ----- helpers -------------------------------------------------------------------------
 
+    def after_country(self, pos: int) -> bool:
+        """A country's name (countries.csv, from the gazetteer scan) ends at ``pos``."""
+        ends = self._country_ends
+        if ends is None:  # built on first use: few articles name a national organ
+            ends = self._country_ends = {h.end for h in self.hits if h.entry.kind == COUNTRY}
+        return pos in ends
+
     def in_book_title(self, pos: int) -> bool:
         return self.books.inside(pos)
 
@@ -356,12 +377,13 @@ def find_mentions(body: str, region: Mapping[str, Any] | None, gaz: Gazetteer) -
     def_starts = [d[0] for d in defs]
     short: dict[str, _Mention] = {}
     patterns = rules.patterns
+    issuer_follow = rules.issuer_follow
     for idx, s, e in matches:
         pat = patterns[idx]
         if pat.organ is None and pat.national is None:
             continue  # blocker
-        if r.in_book_title(s):
-            continue
+        if r.in_book_title(s) or (issuer_follow and body.startswith(issuer_follow, e)):
+            continue  # inside a cited title, or the issuer of the document cited next
         if defs:
             k = bisect_right(def_starts, s) - 1  # definitions do not overlap: only the last one before s can hold it
             d = defs[k] if k >= 0 and s < defs[k][1] else None
@@ -377,6 +399,8 @@ def find_mentions(body: str, region: Mapping[str, Any] | None, gaz: Gazetteer) -
         if pat.national is not None:
             if s > 1 and body[s - 1] == "国" and body[s - 2] not in "我中全本祖":
                 continue  # 美国最高法院, 美国司法部, 该国国务院: another country's organ
+            if s and (r.after_country(s) or (body[s - 1] in rules.foreign_shorts and not (s > 1 and body[s - 2] in _NUMERALS))):
+                continue  # 叙利亚外交部, 叙外交部 (not 16日外交部): another country's organ
             n = pat.national
             out.append(_Mention(n.name, n.type, n.level, NATIONAL_CODE, pat.surface, s, e))
             continue

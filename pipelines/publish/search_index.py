@@ -18,6 +18,7 @@ index can only answer with rows of the snapshot it was published with.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -362,8 +363,13 @@ def _write_rows(snap: Path, segments: Sequence[dict[str, Any]]) -> int:
     docs = ", ".join("'" + (snap / SEARCH_DIR / f"{s['id']}.docs.parquet").as_posix().replace("'", "''") + "'" for s in segments)
     facts = (snap / "aggregates" / "article_facts.parquet").as_posix().replace("'", "''")
     con = duckdb.connect()
+    spill = snap / SEARCH_DIR / ".rows-spill"
     try:
         con.execute("SET threads TO 2")
+        # the join holds a key per indexed article (10M at 10M): bounded, spilling past the budget
+        con.execute("SET memory_limit = '512MB'")
+        con.execute(f"SET temp_directory = '{spill.as_posix()}'")
+        con.execute("SET enable_progress_bar = false")
         table = con.sql(
             f"""SELECT d.doc, f.file_row_number AS facts_row
                 FROM read_parquet([{docs}]) d
@@ -373,5 +379,6 @@ def _write_rows(snap: Path, segments: Sequence[dict[str, Any]]) -> int:
         ).to_arrow_table()
     finally:
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
     write_parquet(SEARCH_ROWS, SEARCH_ROWS.conform(table), out)
     return table.num_rows
