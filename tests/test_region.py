@@ -479,3 +479,13 @@ def test_other_countries_ministries_are_not_national_markers(gaz: Any) -> None:
     r = label(gaz, "马来西亚槟城监狱600多名囚犯食物中毒，成为马来西亚最大的集体食物中毒个案。马国卫生部表示，仍有50人尚未痊愈。")
     assert r["scope"] == "foreign"
     assert not any(e["code"] == "000000" for e in r["region_evidence"])
+
+
+def test_ghana_and_the_verb_jia_before_na(gaz: Any) -> None:
+    """加纳 (Ghana, with its capital 阿克拉) is a country; 参加纳税 / 增加纳入 are the verb 加 before 纳…
+    (a 新华社 wire from Accra, txt/cec_raw/cec_049.txt)."""
+    wire = "新华网阿克拉12月30日电(记者林晓蔚)加纳中部省30日中午发生一起3辆车相撞的严重交通事故,已确认14人死亡。"
+    assert label(gaz, wire)["scope"] == "foreign"
+    r = label(gaz, "兰州市民踊跃参加纳税人学校培训,税务部门增加纳入范围的企业。很多哥们也来了。")
+    assert (r["scope"], r["province_code"]) == ("local", "620000")
+    assert not any(e["code"] in ("GH", "TG") for e in r["region_evidence"])
