@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import multiprocessing as mp
 import os
 import signal
+import subprocess
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -139,3 +142,53 @@ def release_memory() -> None:
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6").malloc_trim(0)
 
+
+
+def fresh_processes(module: str, jobs: Sequence[Sequence[Any]], workers: int) -> list[Any]:
+    """Run ``jobs`` (argument lists, JSON) in ``workers`` new interpreters, ``python -m module``, and
+    return their results (JSON) in job order. The module's ``__main__`` calls ``serve_jobs``.
+
+    For publish-time work that must not carry the publishing process's memory: a forked worker's
+    resident set starts as its parent's (~0.5 KB an article of build state, 0.6 GB at 1M articles).
+    Not multiprocessing's spawn, which re-imports the caller's main module (the CLI, or a user's
+    script without a ``__main__`` guard). Workers die with this process; a failed one raises here.
+    """
+    if not jobs:
+        return []
+    n = max(1, min(workers, len(jobs)))
+    batches = [list(range(w, len(jobs), n)) for w in range(n)]  # jobs of similar size: round robin balances
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for batch in batches:
+            proc = subprocess.Popen([sys.executable, "-m", module], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+            procs.append(proc)
+            assert proc.stdin is not None
+            proc.stdin.write(json.dumps({"parent": os.getpid(), "jobs": [list(jobs[i]) for i in batch]}).encode())
+            proc.stdin.close()
+        results: list[Any] = [None] * len(jobs)
+        for proc, batch in zip(procs, batches, strict=True):
+            assert proc.stdout is not None
+            out = proc.stdout.read()
+            if proc.wait() != 0:
+                raise RuntimeError(f"python -m {module} failed (exit {proc.returncode}); its error is above")
+            for i, result in zip(batch, json.loads(out), strict=True):
+                results[i] = result
+        return results
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def serve_jobs(task: Callable[..., Any]) -> None:
+    """The ``__main__`` of a module run by ``fresh_processes``: read the jobs on stdin, run ``task`` on
+    each, write the results on stdout (nothing else may print to stdout)."""
+    request = json.loads(sys.stdin.read())
+    init_pool_child(int(request["parent"]))
+    out = sys.stdout
+    sys.stdout = sys.stderr  # a stray print cannot corrupt the results
+    results = [task(*job) for job in request["jobs"]]
+    out.write(json.dumps(results))
+    out.flush()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -27,3 +28,34 @@ def test_too_small_a_memory_budget_is_raised_not_fatal(sample_dataset: Path, tmp
         assert again.num_rows == published.num_rows > 0
         assert sorted(map(repr, again.to_pylist())) == sorted(map(repr, published.to_pylist()))
     assert not (snap / ".duckdb-spill").exists()  # spill files never end up in a snapshot
+
+
+def test_a_big_snapshots_aggregates_are_written_by_a_fresh_process(sample_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ISOLATE_ABOVE_ARTICLES the aggregates come from a spawned process (its memory is not the
+    publishing process's); the tables are the same."""
+    snap = tmp_path / "snap"
+    shutil.copytree((sample_dataset / ".store" / "current").resolve(), snap, symlinks=True)
+    shutil.rmtree(snap / "aggregates")
+    monkeypatch.setattr(aggregates, "ISOLATE_ABOVE_ARTICLES", 0)
+    modules: list[str] = []
+    real = aggregates.fresh_processes
+
+    def recording(module: str, jobs: Any, workers: int) -> Any:
+        modules.append(module)
+        return real(module, jobs, workers)
+
+    monkeypatch.setattr(aggregates, "fresh_processes", recording)
+    aggregates.write_aggregates(snap, 1)
+    assert modules == ["pipelines.publish.aggregates"]
+    for stem in aggregates.AGGREGATES:
+        again = pq.read_table(snap / "aggregates" / f"{stem}.parquet")
+        assert again.equals(pq.read_table(sample_dataset / "aggregates" / f"{stem}.parquet"))
+
+
+def test_a_failing_fresh_process_fails_the_publish(tmp_path: Path) -> None:
+    """A fresh process that fails (here: no articles to aggregate) raises in the publishing process,
+    so nothing half-written is published."""
+    from pipelines.engine import fresh_processes
+
+    with pytest.raises(RuntimeError, match="python -m pipelines.publish.aggregates failed"):
+        fresh_processes("pipelines.publish.aggregates", [[str(tmp_path / "missing"), 1]], 1)

@@ -7,6 +7,7 @@ import os
 import shutil
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -275,3 +276,35 @@ def test_postings_are_every_trigram_sorted(tmp_path: Path, path: str) -> None:
     want = _reference_postings(titles, bodies, 7)
     assert n == len(want) == got.num_rows
     assert list(zip(*(got.column(c).to_pylist() for c in ("key", "doc", "off")), strict=True)) == want
+
+
+def test_segments_built_by_fresh_processes_are_the_same(sample_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big publish indexes in spawned workers (their memory is their own); the files are the ones
+    the publishing process writes for a small publish."""
+    snap = tmp_path / "snap"
+    shutil.copytree((sample_dataset / ".store" / "current").resolve(), snap, symlinks=True)
+    shutil.rmtree(snap / "search")
+    parts = sorted(p.name.removeprefix("part-").removesuffix(".parquet") for p in (snap / "articles").glob("part-*.parquet"))
+    monkeypatch.setattr(SI, "SEGMENT_CHARS", 10_000)  # several segments, so the pool has work for each worker
+    monkeypatch.setattr(SI, "IN_PROCESS_CHARS", 0)
+    modules: list[str] = []
+    real = SI.fresh_processes
+
+    def recording(module: str, jobs: Any, workers: int) -> Any:
+        modules.append(module)
+        return real(module, jobs, workers)
+
+    monkeypatch.setattr(SI, "fresh_processes", recording)
+    pooled = SI.build_search_index(snap, None, parts, workers=2)
+    assert modules == ["pipelines.publish.search_index"]
+    monkeypatch.undo()
+    monkeypatch.setattr(SI, "SEGMENT_CHARS", 10_000)
+    again = tmp_path / "again"
+    shutil.copytree(snap, again, symlinks=True)
+    shutil.rmtree(again / "search")
+    here = SI.build_search_index(again, None, parts, workers=2)
+    assert len(pooled["segments"]) > 2 and pooled["segments"] == here["segments"]
+    for seg in here["segments"]:
+        for kind in ("postings", "docs"):
+            name = f"{seg['id']}.{kind}.parquet"
+            assert pq.read_table(snap / "search" / name).equals(pq.read_table(again / "search" / name))

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipelines.engine import executor
+from pipelines.engine import fresh_processes, serve_jobs
 from pipelines.schema import NGRAM_BITS, SEARCH_DOCS, SEARCH_POSTINGS, SEARCH_ROWS, SEARCH_SEP
 from pipelines.store import Store, TableWriter, stable_digest, write_parquet
 
@@ -41,6 +41,7 @@ SEGMENT_CHARS = 32_000_000  # characters a segment holds at most: ~20 bytes a ch
 # positions, so three 13-bit code-point ranks and a position fit one 64-bit word (see _sorted_trigrams)
 CHUNK_CHARS = 2_000_000  # characters turned into code points and packed trigrams at a time (bounds temporaries)
 WRITE_BATCH = 1_048_576  # sorted postings decoded and written at a time (32 row groups)
+IN_PROCESS_CHARS = 8_000_000  # new text up to this is indexed in the publishing process (no pool to start)
 SMALL_SEGMENTS = 8  # this many segments under a quarter of SEGMENT_CHARS are merged into one
 POSTINGS_ROW_GROUP = 32_768  # a rare term decodes one small row group per segment
 DOCS_ROW_GROUP = 256  # small: a snippet reads one row group, not a part's worth of bodies
@@ -85,11 +86,12 @@ def build_search_index(snap: Path, previous: Path | None, part_ids: Sequence[str
             Store.link_into(prev_dir / f"{seg['id']}.{kind}.parquet", out / f"{seg['id']}.{kind}.parquet")  # type: ignore[operator]
     base = int(prev["next_doc"]) if prev else 0
     jobs = []
-    for units in _group(snap, todo):
+    groups = _group(snap, todo)
+    for units, _size in groups:
         seg_id = stable_digest("search", str(FORMAT), str(base), *(f"{u.part}:{u.lo}:{u.hi}" for u in units))
         jobs.append((seg_id, base, units))
         base += sum(u.hi - u.lo for u in units)
-    new = _run_jobs(snap, jobs, workers)
+    new = _run_jobs(snap, jobs, workers, sum(size for _, size in groups))
     segments = kept + new
     facts_rows = _write_rows(snap, segments)
     manifest = {
@@ -131,9 +133,10 @@ def _plan(prev: dict[str, Any] | None, rows: dict[str, int]) -> tuple[list[dict[
     return kept, sorted(todo, key=lambda u: (u.part, u.lo))
 
 
-def _group(snap: Path, todo: Sequence[Unit]) -> list[list[Unit]]:
-    """Cut the row ranges into segments of at most SEGMENT_CHARS characters (a big part is split by rows)."""
-    groups: list[list[Unit]] = []
+def _group(snap: Path, todo: Sequence[Unit]) -> list[tuple[list[Unit], int]]:
+    """Cut the row ranges into segments of at most SEGMENT_CHARS characters (a big part is split by
+    rows); each with its size (characters, plus 64 an article)."""
+    groups: list[tuple[list[Unit], int]] = []
     current: list[Unit] = []
     size = 0
     for unit in todo:
@@ -146,7 +149,7 @@ def _group(snap: Path, todo: Sequence[Unit]) -> list[list[Unit]]:
             if take == 0 and not current:
                 take = 1  # one article larger than a segment gets a segment of its own
             if take == 0:
-                groups.append(current)
+                groups.append((current, size))
                 current, size = [], 0
                 continue
             hi = min(unit.hi, lo + take)
@@ -155,24 +158,25 @@ def _group(snap: Path, todo: Sequence[Unit]) -> list[list[Unit]]:
             done = int(cost[hi - unit.lo - 1])
             lo = hi
             if size >= SEGMENT_CHARS:
-                groups.append(current)
+                groups.append((current, size))
                 current, size = [], 0
     if current:
-        groups.append(current)
+        groups.append((current, size))
     return groups
 
 
-def _run_jobs(snap: Path, jobs: list[tuple[str, int, list[Unit]]], workers: int) -> list[dict[str, Any]]:
+def _run_jobs(snap: Path, jobs: list[tuple[str, int, list[Unit]]], workers: int, chars: int) -> list[dict[str, Any]]:
+    """Build the segments: small ones here, big ones in fresh processes (a segment needs ~20 bytes a
+    character; a forked worker would also carry the publishing process's resident set)."""
     if not jobs:
         return []
-    args = [(str(snap), seg_id, base, _units_json(units), 2 if len(jobs) == 1 else 1) for seg_id, base, units in jobs]
-    if len(jobs) == 1 or workers <= 1:
+    args = [(str(snap), seg_id, base, _units_json(units)) for seg_id, base, units in jobs]
+    if chars <= IN_PROCESS_CHARS:
         return [build_segment(*a) for a in args]
-    with executor("local", min(workers, len(jobs))) as pool:
-        return [f.result() for f in [pool.submit(build_segment, *a) for a in args]]
+    return fresh_processes("pipelines.publish.search_index", args, workers)
 
 
-def build_segment(snap_dir: str, seg_id: str, base: int, units: list[list[Any]], threads: int = 1) -> dict[str, Any]:
+def build_segment(snap_dir: str, seg_id: str, base: int, units: list[list[Any]]) -> dict[str, Any]:
     """Worker task: index the given row ranges into ``<seg_id>.postings.parquet`` and ``<seg_id>.docs.parquet``."""
     snap = Path(snap_dir)
     out = snap / SEARCH_DIR
@@ -382,3 +386,7 @@ def _write_rows(snap: Path, segments: Sequence[dict[str, Any]]) -> int:
         shutil.rmtree(spill, ignore_errors=True)
     write_parquet(SEARCH_ROWS, SEARCH_ROWS.conform(table), out)
     return table.num_rows
+
+
+if __name__ == "__main__":  # a fresh process of _run_jobs
+    serve_jobs(build_segment)

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.failpoints import failpoint
-from pipelines.publish.aggregates import build_aggregates
+from pipelines.publish.aggregates import write_aggregates
 from pipelines.publish.docs import datapackage, dataset_card, file_sha256, search_card
 from pipelines.publish.search_index import build_search_index
 from pipelines.schema import INPUT_MANIFEST
@@ -58,7 +58,7 @@ def publish_snapshot(store: Store, *, inputs: pa.Table, label_hash: str, run_inf
         write_parquet(INPUT_MANIFEST, inputs, snap / "inputs.parquet")
         articles, rejects = totals(inputs)
         t_agg = time.monotonic()
-        build_aggregates(snap)
+        write_aggregates(snap, articles)
         t_index = time.monotonic()
         search = build_search_index(snap, store.current(), part_ids, int(run_info.get("workers") or 1))
         run_info = {**run_info, "aggregates_seconds": round(t_index - t_agg, 2), "search_index": _search_summary(search)}
