@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -57,5 +58,5 @@ def test_a_failing_fresh_process_fails_the_publish(tmp_path: Path) -> None:
     so nothing half-written is published."""
     from pipelines.engine import fresh_processes
 
-    with pytest.raises(RuntimeError, match="python -m pipelines.publish.aggregates failed"):
+    with pytest.raises(RuntimeError, match=re.escape("python -m pipelines.publish.aggregates failed")):
         fresh_processes("pipelines.publish.aggregates", [[str(tmp_path / "missing"), 1]], 1)
