@@ -25,7 +25,6 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 
@@ -153,20 +152,56 @@ def _cover(n: int) -> list[int]:
     return offs
 
 
-def _sql_path(p: Path) -> str:
-    return "'" + p.as_posix().replace("'", "''") + "'"
+@dataclass
+class _Segment:
+    """One postings file, with the key range of each of its row groups (the file is sorted by key)."""
+
+    file: pq.ParquetFile
+    first_keys: np.ndarray  # smallest key of each row group
+    last_keys: np.ndarray  # largest key of each row group
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def open(cls, path: Path) -> _Segment:
+        pf = pq.ParquetFile(path)
+        md = pf.metadata
+        stats = [md.row_group(i).column(0).statistics for i in range(md.num_row_groups)]
+        first = np.array([st.min if st is not None and st.has_min_max else np.iinfo(np.int64).min for st in stats], np.int64)
+        last = np.array([st.max if st is not None and st.has_min_max else np.iinfo(np.int64).max for st in stats], np.int64)
+        return cls(pf, first, last)
+
+    def postings(self, lo: int, hi: int, offsets: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(doc, off) of the postings with ``lo <= key <= hi``, in (key, doc, off) order: only the row
+        groups whose key range meets [lo, hi] are read (``off`` left unread and empty unless
+        ``offsets``: a two-character term in titles and bodies needs only the docs)."""
+        a = int(np.searchsorted(self.last_keys, lo, side="left"))
+        b = int(np.searchsorted(self.first_keys, hi, side="right"))
+        if a >= b:
+            return _NO_POSTINGS
+        with self.lock:  # a ParquetFile is not shared between threads mid-read
+            t = self.file.read_row_groups(range(a, b), columns=["key", "doc", "off"] if offsets else ["key", "doc"])
+        key = t.column("key").to_numpy()
+        i, j = int(np.searchsorted(key, lo, side="left")), int(np.searchsorted(key, hi, side="right"))
+        return t.column("doc").to_numpy()[i:j], t.column("off").to_numpy()[i:j] if offsets else _NO_POSTINGS[1]
+
+
+_NO_POSTINGS = (np.empty(0, np.int64), np.empty(0, np.int32))
 
 
 @dataclass
 class SearchIndex:
-    """The published index of one snapshot, opened read-only (thread-safe: one cursor per query)."""
+    """The published index of one snapshot, opened read-only (thread-safe).
+
+    A term's postings are read straight from the row groups whose key range holds it (the files are
+    sorted by key; the ranges are read from the footers once, at open), so a term costs the postings
+    it has, not a scan of every file's row-group statistics (0.8 s at 1M articles in 112 segments)."""
 
     root: Path
     segments: list[dict[str, object]]
     facts_row: np.ndarray  # doc - min doc -> facts row, -1 when not published
     doc_of_row: np.ndarray  # facts row -> doc, -1 when not indexed
     min_doc: int
-    con: duckdb.DuckDBPyConnection
+    postings_files: list[_Segment]  # in doc order (a segment's docs follow the previous one's)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _docs_files: dict[str, pq.ParquetFile] = field(default_factory=dict, repr=False)
 
@@ -182,7 +217,7 @@ class SearchIndex:
             rows = pq.read_table(search_dir / "rows.parquet")
         except (OSError, ValueError, KeyError, AttributeError):
             return None
-        segs = list(man.get("segments", []))
+        segs = sorted(man.get("segments", []), key=lambda s: int(s["base"]))
         files = [search_dir / f"{s['id']}.postings.parquet" for s in segs]
         if not all(f.is_file() and (search_dir / f"{s['id']}.docs.parquet").is_file() for f, s in zip(files, segs, strict=True)):
             return None
@@ -193,27 +228,46 @@ class SearchIndex:
         facts_row[docs - min_doc] = frows
         doc_of_row = np.full(int(man["facts_rows"]), -1, np.int64)
         doc_of_row[frows] = docs
-        con = duckdb.connect(":memory:")
-        con.execute("SET enable_object_cache = true")
-        if files:
-            con.execute(f"CREATE VIEW postings AS SELECT * FROM read_parquet([{', '.join(_sql_path(f) for f in files)}])")
-        else:
-            con.execute("CREATE VIEW postings AS SELECT 0::BIGINT AS key, 0::BIGINT AS doc, 0::INTEGER AS off WHERE false")
-        return cls(search_dir, segs, facts_row, doc_of_row, min_doc, con)
+        try:
+            postings = [_Segment.open(f) for f in files]
+        except (OSError, ValueError):
+            return None
+        return cls(search_dir, segs, facts_row, doc_of_row, min_doc, postings)
 
-    def _docs_sql(self, term: str, title_only: bool) -> tuple[str, list[int]]:
+    def _key_postings(self, lo: int, hi: int, offsets: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(doc, off) of every posting with a key in [lo, hi], segment after segment (so, for one key,
+        sorted by (doc, off))."""
+        got = [seg.postings(lo, hi, offsets) for seg in self.postings_files]
+        got = [g for g in got if len(g[0])]
+        if not got:
+            return _NO_POSTINGS
+        return np.concatenate([g[0] for g in got]), np.concatenate([g[1] for g in got])
+
+    def _term_docs(self, term: str, title_only: bool) -> np.ndarray:
+        """Index doc numbers (not unique) of the articles holding ``term``: a two-character term is the
+        key range of the trigrams it starts; a longer one joins the trigrams covering it at their
+        offsets (as ``doc, start`` pairs, intersected smallest first)."""
         cps = [ord(ch) for ch in term]
-        where_title = " AND off < 0" if title_only else ""
         if len(cps) == 2:
             lo = trigram_key(cps[0], cps[1], 0)
-            return f"SELECT DISTINCT doc FROM postings WHERE key BETWEEN ? AND ?{where_title}", [lo, lo + (1 << NGRAM_BITS) - 1]
-        offs = _cover(len(cps))
-        parts, params = [], []
-        for i, k in enumerate(offs):
-            parts.append(f"(SELECT doc, off - {k} AS start FROM postings WHERE key = ?{where_title if i == 0 else ''}) t{i}")
-            params.append(trigram_key(cps[k], cps[k + 1], cps[k + 2]))
-        joins = " ".join(f"JOIN {p} USING (doc, start)" for p in parts[1:])
-        return f"SELECT DISTINCT doc FROM {parts[0]} {joins}", params
+            doc, off = self._key_postings(lo, lo + (1 << NGRAM_BITS) - 1, offsets=title_only)
+            return doc[off < 0] if title_only else doc
+        starts = []
+        for i, k in enumerate(_cover(len(cps))):
+            key = trigram_key(cps[k], cps[k + 1], cps[k + 2])
+            doc, off = self._key_postings(key, key)
+            if i == 0 and title_only:
+                doc, off = doc[off < 0], off[off < 0]
+            # (doc, start) as one sortable integer; a segment's postings of one key come sorted
+            starts.append((doc.astype(np.int64) << 32) | (off.astype(np.int64) - k + (1 << 31)))
+        starts.sort(key=len)
+        common = starts[0]
+        for other in starts[1:]:
+            if not len(common):
+                break
+            # both unique: one (SIMD) sort of the two together beats a binary search per element
+            common = np.intersect1d(common, other, assume_unique=True)
+        return common >> 32
 
     def term_rows(self, term: str, title_only: bool = False) -> np.ndarray:
         """Sorted facts rows of the published articles whose title (or body) contains ``term`` (>= 2 chars)."""
@@ -221,17 +275,13 @@ class SearchIndex:
             raise ValueError("the index answers terms of two or more characters")
         if chr(SEARCH_SEP) in term or len(self.facts_row) == 0:
             return np.empty(0, np.int64)
-        sql, params = self._docs_sql(term, title_only)
-        with self._lock:
-            cur = self.con.cursor()
-        try:
-            docs = cur.execute(sql, params).fetchnumpy()["doc"]
-        finally:
-            cur.close()
-        docs = np.asarray(docs, dtype=np.int64) - self.min_doc
+        docs = self._term_docs(term, title_only) - self.min_doc
         docs = docs[(docs >= 0) & (docs < len(self.facts_row))]
-        rows = self.facts_row[docs]
-        hit = np.zeros(len(self.doc_of_row), dtype=bool)  # sorted and unique in O(n), not a sort
+        # distinct docs first (a common term has ~10 postings an article), sorted and unique in O(n)
+        seen = np.zeros(len(self.facts_row), dtype=bool)
+        seen[docs] = True
+        rows = self.facts_row[np.flatnonzero(seen)]
+        hit = np.zeros(len(self.doc_of_row), dtype=bool)
         hit[rows[rows >= 0]] = True
         return np.flatnonzero(hit).astype(np.int64)
 
