@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.schema import NGRAM_BITS, SEARCH_SEP, trigram_key
@@ -203,7 +204,7 @@ class SearchIndex:
     min_doc: int
     postings_files: list[_Segment]  # in doc order (a segment's docs follow the previous one's)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _docs_files: dict[str, pq.ParquetFile] = field(default_factory=dict, repr=False)
+    _docs_files: dict[str, tuple[pq.ParquetFile, np.ndarray]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(cls, search_dir: Path, facts: Path) -> SearchIndex | None:
@@ -286,31 +287,40 @@ class SearchIndex:
         return np.flatnonzero(hit).astype(np.int64)
 
     def texts(self, facts_rows: list[int]) -> dict[int, tuple[str, str]]:
-        """(title, body) of the given facts rows, read from the segments' small row groups."""
+        """(title, body) of the given facts rows, read from the segments' small row groups (only the
+        rows asked for become Python strings)."""
         wanted: dict[tuple[str, int], list[tuple[int, int]]] = {}
         bases = [(int(s["base"]), int(s["docs"]), str(s["id"])) for s in self.segments]  # type: ignore[call-overload]
         for r in facts_rows:
             doc = int(self.doc_of_row[r]) if 0 <= r < len(self.doc_of_row) else -1
             for base, n, sid in bases:
                 if base <= doc < base + n:
-                    wanted.setdefault((sid, (doc - base) // 256), []).append((r, doc - base))
+                    pf, starts = self._docs_file(sid)
+                    group = int(np.searchsorted(starts, doc - base, side="right")) - 1
+                    wanted.setdefault((sid, group), []).append((r, doc - base - int(starts[group])))
                     break
         out: dict[int, tuple[str, str]] = {}
         for (sid, group), items in wanted.items():
-            with self._lock:
-                pf = self._docs_files.get(sid)
-                if pf is None:
-                    pf = self._docs_files[sid] = pq.ParquetFile(self.root / f"{sid}.docs.parquet")
-            if group >= pf.metadata.num_row_groups:
+            pf, starts = self._docs_file(sid)
+            if not 0 <= group < len(starts) - 1:
                 continue
-            rg_start = sum(pf.metadata.row_group(i).num_rows for i in range(group))
-            t = pf.read_row_group(group, columns=["title", "body"])
-            titles, bodies = t.column("title").to_pylist(), t.column("body").to_pylist()
-            for r, local in items:
-                i = local - rg_start
-                if 0 <= i < len(titles):
-                    out[r] = (titles[i] or "", bodies[i] or "")
+            with self._lock:  # a ParquetFile is not shared between threads mid-read
+                t = pf.read_row_group(group, columns=["title", "body"])
+            items = [(r, i) for r, i in items if 0 <= i < t.num_rows]
+            picked = t.take(pa.array([i for _, i in items], pa.int64()))
+            for (r, _), title, body in zip(items, picked.column("title").to_pylist(), picked.column("body").to_pylist(), strict=True):
+                out[r] = (title or "", body or "")
         return out
+
+    def _docs_file(self, sid: str) -> tuple[pq.ParquetFile, np.ndarray]:
+        """A segment's docs file and the first row of each of its row groups (plus the row count)."""
+        with self._lock:
+            got = self._docs_files.get(sid)
+            if got is None:
+                pf = pq.ParquetFile(self.root / f"{sid}.docs.parquet")
+                sizes = [pf.metadata.row_group(i).num_rows for i in range(pf.metadata.num_row_groups)]
+                got = self._docs_files[sid] = (pf, np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]))
+            return got
 
 
 def snippet(title: str, body: str, terms: tuple[str, ...], title_only: bool = False) -> str:

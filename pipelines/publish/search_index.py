@@ -44,7 +44,7 @@ WRITE_BATCH = 1_048_576  # sorted postings decoded and written at a time (32 row
 IN_PROCESS_CHARS = 8_000_000  # new text up to this is indexed in the publishing process (no pool to start)
 SMALL_SEGMENTS = 8  # this many segments under a quarter of SEGMENT_CHARS are merged into one
 POSTINGS_ROW_GROUP = 32_768  # a rare term decodes one small row group per segment
-DOCS_ROW_GROUP = 256  # small: a snippet reads one row group, not a part's worth of bodies
+DOCS_ROW_GROUP = 64  # small: a snippet decodes one row group of bodies (100 snippets: 0.36 s at 256, 0.12 s at 64, files +18%)
 
 
 @dataclass(frozen=True)
