@@ -218,3 +218,27 @@ def test_garbage_collection_keeps_the_replaced_snapshot_not_a_killed_builds_left
     # a reader of the dataset before the second build may still be reading the first snapshot
     assert sorted(p.name for p in snapshots.iterdir()) == sorted([first.name, second.name])
     assert len(pd.read_parquet(first / "articles")) == len(articles(ds)) - 1
+
+
+def test_a_big_part_is_labelled_in_batches_with_the_same_labels(sample_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """label_part labels and writes LABEL_BATCH articles at a time (a part of one big WARC holds tens
+    of thousands); the labelled rows are those of one pass over the whole part."""
+    import pyarrow.parquet as pq
+
+    from pipelines.label import phase
+
+    parsed = sorted((sample_dataset / ".store" / "parts").glob("*.parsed.parquet"), key=lambda p: -pq.read_metadata(p).num_rows)[0]
+    pid = parsed.name.split(".")[0]
+    rows = pq.read_metadata(parsed).num_rows
+    assert rows > 7
+    out = {}
+    for batch in (7, 100_000):
+        monkeypatch.setattr(phase, "LABEL_BATCH", batch)
+        dest = tmp_path / str(batch)
+        dest.mkdir()
+        _, n_art, n_men, _ = phase.label_part(pid, str(parsed.parent), str(dest), "h")
+        assert n_art == rows
+        out[batch] = (pq.read_table(dest / f"{pid}.h.articles.parquet"), pq.read_table(dest / f"{pid}.h.mentions.parquet"), n_men)
+    assert out[7][0].num_rows == rows and pq.ParquetFile(tmp_path / "7" / f"{pid}.h.articles.parquet").metadata.num_row_groups > 1
+    assert out[7][0].to_pylist() == out[100_000][0].to_pylist()
+    assert out[7][1].to_pylist() == out[100_000][1].to_pylist() and out[7][2] == out[100_000][2]

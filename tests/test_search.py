@@ -304,6 +304,9 @@ def test_segments_built_by_fresh_processes_are_the_same(sample_dataset: Path, tm
     shutil.rmtree(again / "search")
     here = SI.build_search_index(again, None, parts, workers=2)
     assert len(pooled["segments"]) > 2 and pooled["segments"] == here["segments"]
+    # a part bigger than a segment is cut by rows into segments that each fit (one article may not)
+    assert len(parts) < len(here["segments"])
+    assert all(seg["chars"] + 64 * seg["docs"] <= 10_000 or seg["docs"] == 1 for seg in here["segments"])
     for seg in here["segments"]:
         for kind in ("postings", "docs"):
             name = f"{seg['id']}.{kind}.parquet"

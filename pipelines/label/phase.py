@@ -12,10 +12,13 @@ from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.schema import AGENCY_MENTIONS, ARTICLES
-from pipelines.store import Store, write_parquet
+from pipelines.store import Store, TableWriter, write_parquet
+
+LABEL_BATCH = 4096  # articles labelled and written at a time (a page-text part of 256 files is one batch)
 
 
 def label_part(part_id: str, parts_dir: str, published_dir: str, label_hash: str) -> tuple[str, int, int, bool]:
@@ -35,10 +38,20 @@ def label_part(part_id: str, parts_dir: str, published_dir: str, label_hash: str
         Store.link_into(out / f"{part_id}.{base}.mentions.parquet", mentions_path)
         write_parquet(ARTICLES, articles, articles_path)  # last: its presence marks the part labelled
         return part_id, articles.num_rows, pq.ParquetFile(mentions_path).metadata.num_rows, True
-    articles, mentions = get_labeller().label_table(pq.read_table(parts / f"{part_id}.parsed.parquet"), dups)
-    write_parquet(AGENCY_MENTIONS, mentions, mentions_path)
-    write_parquet(ARTICLES, articles, articles_path)  # last: its presence marks the part labelled
-    return part_id, articles.num_rows, mentions.num_rows, False
+    labeller = get_labeller()
+    n_articles = n_mentions = 0
+    # a batch at a time: a part of one big WARC or JSONL file holds tens of thousands of articles, and
+    # the labels of one are Python lists until written (a 20,000-article part took 1.2 GB at once)
+    with TableWriter(ARTICLES, articles_path) as article_out, TableWriter(AGENCY_MENTIONS, mentions_path) as mention_out:
+        for batch in pq.ParquetFile(parts / f"{part_id}.parsed.parquet").iter_batches(batch_size=LABEL_BATCH):
+            articles, mentions = labeller.label_table(pa.Table.from_batches([batch]), dups)
+            article_out.write(articles)
+            if mentions.num_rows:  # no empty row groups (a file with none still gets its columns)
+                mention_out.write(mentions)
+            n_articles += articles.num_rows
+            n_mentions += mentions.num_rows
+    # the mentions file is closed first (the inner writer): the articles file's presence marks the part labelled
+    return part_id, n_articles, n_mentions, False
 
 
 def _duplicate_marks(path: Path) -> dict[str, str]:

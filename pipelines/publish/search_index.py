@@ -145,7 +145,8 @@ def _group(snap: Path, todo: Sequence[Unit]) -> list[tuple[list[Unit], int]]:
         lo, done = unit.lo, 0
         while lo < unit.hi:
             room = SEGMENT_CHARS - size
-            take = int(np.searchsorted(cost - done, room, side="right"))
+            # rows from lo on whose cumulative cost fits the room (cost counts from the unit's start)
+            take = int(np.searchsorted(cost, done + room, side="right")) - (lo - unit.lo)
             if take == 0 and not current:
                 take = 1  # one article larger than a segment gets a segment of its own
             if take == 0:
