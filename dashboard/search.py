@@ -295,7 +295,7 @@ class SearchIndex:
             doc = int(self.doc_of_row[r]) if 0 <= r < len(self.doc_of_row) else -1
             for base, n, sid in bases:
                 if base <= doc < base + n:
-                    pf, starts = self._docs_file(sid)
+                    _, starts = self._docs_file(sid)
                     group = int(np.searchsorted(starts, doc - base, side="right")) - 1
                     wanted.setdefault((sid, group), []).append((r, doc - base - int(starts[group])))
                     break

@@ -143,7 +143,6 @@ def release_memory() -> None:
             ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-
 def fresh_processes(module: str, jobs: Sequence[Sequence[Any]], workers: int) -> list[Any]:
     """Run ``jobs`` (argument lists, JSON) in ``workers`` new interpreters, ``python -m module``, and
     return their results (JSON) in job order. The module's ``__main__`` calls ``serve_jobs``.

@@ -14,6 +14,19 @@ SAMPLE = ROOT / "sample"
 SEED = SAMPLE / "seed" / "000_0728b4a53c9668bd.txt"
 
 
+def record_fresh_processes(monkeypatch: pytest.MonkeyPatch, module: object) -> list[str]:
+    """Have ``module``'s ``fresh_processes`` record the module each call runs (and still run it)."""
+    modules: list[str] = []
+    real = module.fresh_processes  # type: ignore[attr-defined]
+
+    def recording(name: str, jobs: object, workers: int) -> object:
+        modules.append(name)
+        return real(name, jobs, workers)
+
+    monkeypatch.setattr(module, "fresh_processes", recording)
+    return modules
+
+
 def run_cli(*args: str, check: bool = True, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``python -m pipelines ARGS`` as users do."""
     proc = subprocess.run(

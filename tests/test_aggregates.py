@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from conftest import record_fresh_processes
 
 import pipelines.publish.aggregates as aggregates
 
@@ -38,14 +38,7 @@ def test_a_big_snapshots_aggregates_are_written_by_a_fresh_process(sample_datase
     shutil.copytree((sample_dataset / ".store" / "current").resolve(), snap, symlinks=True)
     shutil.rmtree(snap / "aggregates")
     monkeypatch.setattr(aggregates, "ISOLATE_ABOVE_ARTICLES", 0)
-    modules: list[str] = []
-    real = aggregates.fresh_processes
-
-    def recording(module: str, jobs: Any, workers: int) -> Any:
-        modules.append(module)
-        return real(module, jobs, workers)
-
-    monkeypatch.setattr(aggregates, "fresh_processes", recording)
+    modules = record_fresh_processes(monkeypatch, aggregates)
     aggregates.write_aggregates(snap, 1)
     assert modules == ["pipelines.publish.aggregates"]
     for stem in aggregates.AGGREGATES:

@@ -7,14 +7,13 @@ import os
 import shutil
 import unicodedata
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import ROOT, SAMPLE, run_cli
+from conftest import ROOT, SAMPLE, record_fresh_processes, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -287,14 +286,7 @@ def test_segments_built_by_fresh_processes_are_the_same(sample_dataset: Path, tm
     parts = sorted(p.name.removeprefix("part-").removesuffix(".parquet") for p in (snap / "articles").glob("part-*.parquet"))
     monkeypatch.setattr(SI, "SEGMENT_CHARS", 10_000)  # several segments, so the pool has work for each worker
     monkeypatch.setattr(SI, "IN_PROCESS_CHARS", 0)
-    modules: list[str] = []
-    real = SI.fresh_processes
-
-    def recording(module: str, jobs: Any, workers: int) -> Any:
-        modules.append(module)
-        return real(module, jobs, workers)
-
-    monkeypatch.setattr(SI, "fresh_processes", recording)
+    modules = record_fresh_processes(monkeypatch, SI)
     pooled = SI.build_search_index(snap, None, parts, workers=2)
     assert modules == ["pipelines.publish.search_index"]
     monkeypatch.undo()

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import ahocorasick_rs
 
-from pipelines.label.gazetteer import COUNTRY, MUNICIPALITIES, NATIONAL_CODE, PLACE, Division, Hit
+from pipelines.label.gazetteer import COUNTRY, MUNICIPALITIES, NATIONAL_CODE, PLACE, Division, Hit, follows_foreign_guo
 from pipelines.label.spans import BookTitles
 
 if TYPE_CHECKING:
@@ -397,7 +397,7 @@ def find_mentions(body: str, region: Mapping[str, Any] | None, gaz: Gazetteer) -
                 out.append(_Mention(m0.name, m0.type, m0.level, m0.region_code, ab, e - len(ab), e))
                 continue
         if pat.national is not None:
-            if s > 1 and body[s - 1] == "国" and body[s - 2] not in "我中全本祖":
+            if s > 1 and follows_foreign_guo(body, s):
                 continue  # 美国最高法院, 美国司法部, 该国国务院: another country's organ
             if s and (r.after_country(s) or (body[s - 1] in rules.foreign_shorts and not (s > 1 and body[s - 2] in _NUMERALS))):
                 continue  # 叙利亚外交部, 叙外交部 (not 16日外交部): another country's organ

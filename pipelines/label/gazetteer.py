@@ -38,6 +38,12 @@ FOOTER = "footer"
 NATIONAL_CODE = "000000"
 MUNICIPALITIES = frozenset({"110000", "120000", "310000", "500000"})
 
+
+def follows_foreign_guo(body: str, start: int) -> bool:
+    """马国卫生部 / 美国司法部 / 该国外交部: an organ named right after 国 (not 我国, 中国, 全国, 本国, 祖国)
+    belongs to another country (``start`` > 0). Shared by the region and agency rules."""
+    return body[start - 1] == "国" and (start < 2 or body[start - 2] not in "我中全本祖")
+
 _URL_TOKEN = re.compile(r"[a-z]+")
 _LEVEL_SUFFIX = frozenset("省市县区州旗盟")
 

@@ -32,7 +32,17 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from pipelines.label.gazetteer import COUNTRY, MUNICIPALITIES, NATIONAL, NATIONAL_CODE, PLACE, Gazetteer, RegionWeights, Target
+from pipelines.label.gazetteer import (
+    COUNTRY,
+    MUNICIPALITIES,
+    NATIONAL,
+    NATIONAL_CODE,
+    PLACE,
+    Gazetteer,
+    RegionWeights,
+    Target,
+    follows_foreign_guo,
+)
 from pipelines.label.spans import BookTitles, footer_test
 from pipelines.schema import REGION_COLUMNS
 
@@ -378,11 +388,6 @@ def _mention_factor(text: str, end: int, rules: Any, weights: RegionWeights) -> 
     return 1.0
 
 
-def _foreign_organ(body: str, start: int) -> bool:
-    """马国卫生部 / 该国外交部: an organ named after 国 (not 我国, 中国, 全国) belongs to another country."""
-    return body[start - 1] == "国" and (start < 2 or body[start - 2] not in "我中全本祖")
-
-
 _LIST_GAP = re.compile(r"[^。，；：！？,;\n]{0,8}")
 
 
@@ -528,7 +533,7 @@ def _body_signals(
         elif kind == NATIONAL:
             if books.inside(start):
                 continue  # cited document title: 《最高人民法院关于…》
-            if start > 0 and ((i > 0 and hits[i - 1].end == start and hits[i - 1].entry.kind == COUNTRY) or _foreign_organ(body, start)):
+            if start > 0 and ((i > 0 and hits[i - 1].end == start and hits[i - 1].entry.kind == COUNTRY) or follows_foreign_guo(body, start)):
                 continue  # 美国国务院, 马国卫生部: another country's organ
             organ = rules.national_same.get(e.surface, e.surface)  # 最高法 = 最高人民法院: one organ
             rec = seen_nat.get(organ)
